@@ -1,0 +1,143 @@
+package main
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kidshield/kidshield/store"
+	"github.com/kidshield/kidshield/web"
+)
+
+// routes is the route table of the filter and its admin API. Every route names its access.
+func (a *app) routes(ws *web.Server) {
+	doh := a.dns.DoHHandler()
+	ws.Handle(
+		web.Route{Pattern: "/dns-query", Access: web.Public, Handler: doh},
+		web.Route{Pattern: "/dns-query/{profile}", Access: web.Public, Handler: doh},
+		web.Route{Pattern: "/dns-query/{profile}/{device}", Access: web.Public, Handler: doh},
+		web.Route{Method: "GET", Pattern: "/healthz", Access: web.Public, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			web.JSON(w, 200, map[string]string{"status": "ok"})
+		})},
+		web.Route{Method: "GET", Pattern: "/readyz", Access: web.Public, Handler: http.HandlerFunc(a.ready)},
+		web.Route{Method: "GET", Pattern: "/metrics", Access: web.Metrics, Handler: promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{})},
+		web.Route{Method: "POST", Pattern: "/api/v1/reload", Access: web.Admin, Handler: http.HandlerFunc(a.apiReload)},
+		web.Route{Method: "GET", Pattern: "/api/v1/lists", Access: web.Admin, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			web.JSON(w, 200, a.loader.Status())
+		})},
+		web.Route{Method: "GET", Pattern: "/api/v1/upstreams", Access: web.Admin, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			web.JSON(w, 200, a.pool.Status())
+		})},
+		web.Route{Method: "GET", Pattern: "/api/v1/stats", Access: web.Admin, Handler: http.HandlerFunc(a.apiStats)},
+	)
+}
+
+func (a *app) ready(w http.ResponseWriter, r *http.Request) {
+	if p := a.dns.Policy(); p != nil {
+		web.JSON(w, 200, map[string]any{"status": "ready", "policy_version": p.Version})
+		return
+	}
+	web.Error(w, r, a.log, http.StatusServiceUnavailable, errNotReady)
+}
+
+func (a *app) apiReload(w http.ResponseWriter, r *http.Request) {
+	if err := a.reload(r.Context(), true, true); err != nil {
+		a.log.Error("reload failed; keeping the previous policy", "err", err)
+		// The detail is for the administrator who asked: it names files and lines, not secrets.
+		web.JSON(w, http.StatusUnprocessableEntity, map[string]any{"error": "reload failed; the previous policy is still in use", "detail": err.Error()})
+		return
+	}
+	web.JSON(w, 200, map[string]any{"status": "reloaded", "policy_version": a.dns.Policy().Version})
+}
+
+// apiStats answers GET /api/v1/stats?profile=&device=&from=&to= (RFC 3339 or YYYY-MM-DD; the
+// default is the last 24 hours).
+func (a *app) apiStats(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	to := time.Now()
+	from := to.Add(-24 * time.Hour)
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from", &from}, {"to", &to}} {
+		v := q.Get(p.name)
+		if v == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			if t, err = time.Parse(time.DateOnly, v); err != nil {
+				web.Error(w, r, a.log, http.StatusBadRequest, errBadTime(p.name, v))
+				return
+			}
+		}
+		*p.dst = t
+	}
+	if a.rec != nil {
+		_ = a.rec.Flush(r.Context()) // a parent looking now sees the last seconds too
+	}
+	res, err := a.st.QueryStats(r.Context(), store.StatsQuery{Profile: q.Get("profile"), Device: q.Get("device"), From: from, To: to})
+	if err != nil {
+		web.Error(w, r, a.log, http.StatusInternalServerError, err)
+		return
+	}
+	web.JSON(w, 200, res)
+}
+
+type badTimeError struct{ name, value string }
+
+func (e badTimeError) Error() string {
+	return "parameter " + e.name + "=" + strconv.Quote(e.value) + " is not a time (want 2026-11-26 or 2026-11-26T21:00:00+07:00)"
+}
+
+func errBadTime(name, value string) error { return badTimeError{name, value} }
+
+// registerMetrics exports the state of the cache, upstreams, lists and statistics queue.
+func (a *app) registerMetrics() {
+	gauge := func(name, help string, f func() float64) {
+		a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+	}
+	counter := func(name, help string, f func() float64) {
+		a.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
+	}
+	gauge("kidshield_dns_cache_entries", "Entries in the answer cache.", func() float64 { return float64(a.cache.Len()) })
+	counter("kidshield_dns_cache_hits_total", "Cache lookups answered fresh.", func() float64 { return float64(a.cache.Stats().Hits) })
+	counter("kidshield_dns_cache_misses_total", "Cache lookups that missed.", func() float64 { return float64(a.cache.Stats().Misses) })
+	counter("kidshield_dns_cache_stale_total", "Stale answers served while upstreams failed (RFC 8767).", func() float64 { return float64(a.cache.Stats().Stale) })
+	counter("kidshield_dns_cache_evictions_total", "Cache entries evicted for space.", func() float64 { return float64(a.cache.Stats().Evictions) })
+	gauge("kidshield_dns_upstreams_healthy", "Upstreams currently considered healthy.", func() float64 {
+		n := 0
+		for _, s := range a.pool.Status() {
+			if s.Healthy {
+				n++
+			}
+		}
+		return float64(n)
+	})
+	gauge("kidshield_filter_ready", "1 once the policy and lists are loaded (before that, queries get SERVFAIL).", func() float64 {
+		if a.dns.Policy() != nil {
+			return 1
+		}
+		return 0
+	})
+	gauge("kidshield_lists_rules", "Rules in all loaded lists.", func() float64 {
+		n := 0
+		for _, s := range a.loader.Status() {
+			n += s.Rules
+		}
+		return float64(n)
+	})
+	gauge("kidshield_lists_bytes", "Memory held by the compiled lists.", func() float64 {
+		n := 0
+		for _, s := range a.loader.Status() {
+			n += s.Bytes
+		}
+		return float64(n)
+	})
+	if a.rec != nil {
+		counter("kidshield_stats_dropped_total", "Statistics events dropped because the queue was full (queries are never slowed).", func() float64 { return float64(a.rec.Dropped()) })
+	}
+}

@@ -1,0 +1,429 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/kidshield/kidshield/config"
+	"github.com/kidshield/kidshield/filter"
+	"github.com/kidshield/kidshield/filter/cache"
+	"github.com/kidshield/kidshield/filter/lists"
+	"github.com/kidshield/kidshield/filter/stats"
+	"github.com/kidshield/kidshield/filter/upstream"
+	"github.com/kidshield/kidshield/store"
+	"github.com/kidshield/kidshield/web"
+)
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// flags are the quick-start overrides; the configuration file sets everything.
+type flags struct {
+	config, dataDir, httpAddr, httpsAddr, logLevel string
+	dnsAddr, dotAddr, upstreams, lists             multiFlag
+}
+
+func parseFlags(args []string, stderr io.Writer) (*flags, error) {
+	f := &flags{}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.config, "config", "", "configuration file (YAML); without it, a family filter on loopback")
+	fs.StringVar(&f.dataDir, "data-dir", "", "data directory (default ./kidshield-data)")
+	fs.Var(&f.dnsAddr, "dns-addr", "DNS address for UDP and TCP, repeatable (default 127.0.0.1:5353)")
+	fs.Var(&f.dotAddr, "dot-addr", "DNS-over-TLS address, repeatable (off by default)")
+	fs.StringVar(&f.httpAddr, "http-addr", "", "HTTP address for DoH, metrics and the API (default 127.0.0.1:8080; \"off\" disables)")
+	fs.StringVar(&f.httpsAddr, "https-addr", "", "HTTPS address (HTTP/2) for DoH (off by default)")
+	fs.Var(&f.upstreams, "upstream", "upstream resolver, repeatable: host:port, tls://host:port, https://host/dns-query")
+	fs.Var(&f.lists, "list", "CATEGORY=PATH_OR_URL, repeatable: adds a list the default profile blocks")
+	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
+	}
+	return f, nil
+}
+
+// loadConfig reads the file (or the defaults) and applies the flags over it.
+func (f *flags) loadConfig() (*config.Config, error) {
+	var c *config.Config
+	if f.config != "" {
+		var err error
+		if c, err = config.LoadFile(f.config); err != nil {
+			return nil, err
+		}
+	} else {
+		c = config.Default()
+	}
+	if f.dataDir != "" {
+		c.DataDir = f.dataDir
+	}
+	if len(f.dnsAddr) > 0 {
+		c.DNS.Listen = f.dnsAddr
+	}
+	if len(f.dotAddr) > 0 {
+		c.DNS.TLSListen = f.dotAddr
+	}
+	if f.httpAddr != "" {
+		c.HTTP.Listen = f.httpAddr
+	}
+	if f.httpsAddr != "" {
+		c.HTTP.TLSListen = f.httpsAddr
+	}
+	if len(f.upstreams) > 0 {
+		c.Upstreams = f.upstreams
+	}
+	if f.logLevel != "" {
+		c.Log.Level = f.logLevel
+	}
+	for i, l := range f.lists {
+		cat, src, ok := strings.Cut(l, "=")
+		if !ok || cat == "" || src == "" {
+			return nil, fmt.Errorf("--list %q: want CATEGORY=PATH_OR_URL", l)
+		}
+		c.Lists = append(c.Lists, config.List{Name: fmt.Sprintf("flag-%d-%s", i+1, cat), Category: cat, Source: src})
+		for j := range c.Profiles {
+			if c.Profiles[j].ID == c.DefaultProfile && !slices.Contains(c.Profiles[j].BlockCategories, cat) {
+				c.Profiles[j].BlockCategories = append(c.Profiles[j].BlockCategories, cat)
+			}
+		}
+	}
+	if err := c.Finish(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// app is one running kidshield.
+type app struct {
+	flags   *flags
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	dns     *filter.Server
+	loader  *filter.Loader
+	pool    *upstream.Pool
+	cache   *cache.Cache
+	st      *store.Store
+	rec     *stats.Recorder
+	started time.Time
+
+	mu      sync.Mutex // serialises reloads
+	cfg     *config.Config
+	version uint64
+	current map[string]*lists.List
+}
+
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	f, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	cfg, err := f.loadConfig()
+	if err != nil {
+		return err
+	}
+	a := &app{flags: f, cfg: cfg, started: time.Now(), reg: prometheus.NewRegistry()}
+	a.log = newLogger(cfg, stderr)
+	slog.SetDefault(a.log)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	clock := time.Now
+	if v := os.Getenv("KIDSHIELD_FAKE_NOW"); v != "" {
+		// For end-to-end tests of schedules only: the clock starts at this instant and runs.
+		t0, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return fmt.Errorf("KIDSHIELD_FAKE_NOW: %w", err)
+		}
+		real0 := time.Now()
+		clock = func() time.Time { return t0.Add(time.Since(real0)) }
+		a.log.Warn("clock is faked for testing", "now", t0)
+	}
+
+	dsn := cfg.Store.DSN
+	if dsn == "" {
+		dsn = "sqlite:" + cfg.DataDir + "/kidshield.db"
+	}
+	if a.st, err = store.Open(ctx, dsn); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer a.st.Close()
+
+	var tlsConf *tls.Config
+	if len(cfg.DNS.TLSListen) > 0 || cfg.HTTP.TLSListen != "" {
+		if tlsConf, err = loadTLS(cfg); err != nil {
+			return err
+		}
+	}
+
+	var ups []upstream.Upstream
+	for _, spec := range cfg.Upstreams {
+		u, err := upstream.Parse(spec, upstream.Options{Timeout: cfg.UpstreamTimeout})
+		if err != nil {
+			return fmt.Errorf("upstream %q: %w", spec, err)
+		}
+		ups = append(ups, u)
+	}
+	a.pool = upstream.NewPool(ups, upstream.PoolOptions{})
+	defer a.pool.Close()
+	a.cache = cache.New(cache.Options{
+		MaxEntries: cfg.Cache.MaxEntries, MinTTL: cfg.Cache.MinTTL, MaxTTL: cfg.Cache.MaxTTL,
+		NegativeMaxTTL: cfg.Cache.NegativeMaxTTL, ServeStale: *cfg.Cache.ServeStale,
+		StaleAnswerTTL: 30 * time.Second, StaleMaxAge: cfg.Cache.StaleMaxAge, PrefetchHits: cfg.Cache.PrefetchHits,
+	})
+
+	var rec filter.Recorder
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	var bg sync.WaitGroup
+	if *cfg.Stats.Enabled {
+		a.rec = stats.New(a.st, stats.Options{
+			QueueSize: cfg.Stats.QueueSize, FlushEvery: cfg.Stats.FlushEvery,
+			QueryLog: cfg.Stats.QueryLog, AnonymizeClient: *cfg.Stats.Anonymize, Logger: a.log,
+		})
+		rec = a.rec
+		bg.Add(2)
+		go func() { defer bg.Done(); _ = a.rec.Run(runCtx) }()
+		go func() { defer bg.Done(); a.retention(runCtx) }()
+	}
+
+	access, err := config.Prefixes(cfg.Access.Allow)
+	if err != nil {
+		return err
+	}
+	a.dns = filter.New(filter.Options{
+		Cache: a.cache, Upstream: a.pool, Stats: rec, Access: access,
+		RateLimit: cfg.Access.RateLimit, RateBurst: cfg.Access.RateBurst,
+		ServerName: cfg.TLS.ServerName, UpstreamTimeout: cfg.UpstreamTimeout,
+		Clock: clock, Logger: a.log, Metrics: filter.NewMetrics(a.reg),
+	})
+	a.loader = filter.NewLoader(cfg.DataDir, a.log)
+	a.registerMetrics()
+
+	// Listeners first, policy second: until the policy is loaded every query gets SERVFAIL,
+	// never an unfiltered answer.
+	sockets := cfg.DNS.UDPSockets
+	if sockets == 0 {
+		sockets = runtime.GOMAXPROCS(0)
+	}
+	dnsCtx, stopDNS := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopDNS()
+	for _, addr := range cfg.DNS.Listen {
+		bound, err := a.dns.ServeUDP(dnsCtx, addr, sockets)
+		if err != nil {
+			return fmt.Errorf("dns listen udp %s: %w", addr, err)
+		}
+		ln, err := net.Listen("tcp", bound.String())
+		if err != nil {
+			return fmt.Errorf("dns listen tcp %s: %w", addr, err)
+		}
+		go a.dns.ServeTCP(dnsCtx, ln, false, cfg.DNS.MaxTCPConnections, cfg.DNS.IdleTimeout)
+		a.log.Info("dns listening", "udp", bound.String(), "tcp", ln.Addr().String())
+	}
+	for _, addr := range cfg.DNS.TLSListen {
+		ln, err := tls.Listen("tcp", addr, tlsConf)
+		if err != nil {
+			return fmt.Errorf("dns-over-tls listen %s: %w", addr, err)
+		}
+		go a.dns.ServeTCP(dnsCtx, ln, true, cfg.DNS.MaxTCPConnections, cfg.DNS.IdleTimeout)
+		a.log.Info("dns-over-tls listening", "addr", ln.Addr().String())
+	}
+
+	token, err := web.AdminToken(cfg.Admin.Token, cfg.Admin.TokenFile, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	metricsNets, err := config.Prefixes(cfg.Admin.MetricsAllow)
+	if err != nil {
+		return err
+	}
+	ws := web.New(web.Options{AdminToken: token, MetricsAllow: metricsNets, Logger: a.log})
+	a.routes(ws)
+	var servers []*http.Server
+	if cfg.HTTP.Listen != "" && cfg.HTTP.Listen != "off" {
+		srv := &http.Server{Addr: cfg.HTTP.Listen, Handler: ws, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+		web.Timeouts(srv)
+		ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+		if err != nil {
+			return fmt.Errorf("http listen %s: %w", cfg.HTTP.Listen, err)
+		}
+		servers = append(servers, srv)
+		go func() { _ = srv.Serve(ln) }()
+		a.log.Info("http listening", "addr", ln.Addr().String(), "doh", "http://"+ln.Addr().String()+"/dns-query")
+	}
+	if cfg.HTTP.TLSListen != "" {
+		srv := &http.Server{Addr: cfg.HTTP.TLSListen, Handler: ws, TLSConfig: tlsConf, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+		web.Timeouts(srv)
+		ln, err := net.Listen("tcp", cfg.HTTP.TLSListen)
+		if err != nil {
+			return fmt.Errorf("https listen %s: %w", cfg.HTTP.TLSListen, err)
+		}
+		servers = append(servers, srv)
+		go func() { _ = srv.ServeTLS(ln, "", "") }()
+		a.log.Info("https listening", "addr", ln.Addr().String(), "doh", "https://"+ln.Addr().String()+"/dns-query")
+	}
+
+	// First policy: retried until it loads; the resolver answers SERVFAIL meanwhile.
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		for {
+			err := a.reload(runCtx, false, false)
+			if err == nil {
+				a.log.Info("filter ready", "after", time.Since(a.started).Round(time.Millisecond))
+				break
+			}
+			a.log.Error("policy not loaded yet; answering SERVFAIL until it is", "err", err)
+			select {
+			case <-runCtx.Done():
+				return
+			case <-time.After(10 * time.Second):
+			}
+		}
+		a.refreshLoop(runCtx)
+	}()
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-hup:
+			if err := a.reload(runCtx, true, true); err != nil {
+				a.log.Error("reload failed; keeping the previous policy", "err", err)
+			}
+		case <-ctx.Done():
+			a.log.Info("shutting down")
+			sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+			for _, s := range servers {
+				_ = s.Shutdown(sctx)
+			}
+			scancel()
+			stopDNS()
+			cancel()
+			bg.Wait() // the statistics recorder flushes what it holds
+			return nil
+		}
+	}
+}
+
+// reload re-reads the configuration (when fromFile) and the lists, and swaps in a new policy.
+// Any failure keeps the previous policy: a parent never loses filtering to a typo.
+func (a *app) reload(ctx context.Context, fromFile, force bool) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	cfg := a.cfg
+	if fromFile && a.flags.config != "" {
+		c, err := a.flags.loadConfig()
+		if err != nil {
+			return fmt.Errorf("configuration: %w", err)
+		}
+		cfg = c
+	}
+	loaded, err := a.loader.Load(ctx, cfg.Lists, force)
+	if err != nil {
+		return err
+	}
+	return a.swap(cfg, loaded)
+}
+
+func (a *app) swap(cfg *config.Config, loaded map[string]*lists.List) error {
+	pol, err := filter.CompilePolicy(cfg, loaded, nil)
+	if err != nil {
+		return err
+	}
+	a.version++
+	pol.Version = a.version
+	a.dns.SetPolicy(pol)
+	a.cfg, a.current = cfg, loaded
+	a.log.Info("policy loaded", "version", pol.Version, "lists", len(loaded), "profiles", len(cfg.Profiles))
+	return nil
+}
+
+// refreshLoop re-checks lists whose refresh period passed; only changed lists are recompiled,
+// and the policy is swapped only when one changed.
+func (a *app) refreshLoop(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		a.mu.Lock()
+		loaded, err := a.loader.Load(ctx, a.cfg.Lists, false)
+		changed := err == nil && len(loaded) == len(a.current)
+		if changed {
+			changed = false
+			for n, l := range loaded {
+				if a.current[n] != l {
+					changed = true
+				}
+			}
+		}
+		if err != nil {
+			a.log.Warn("list refresh failed; keeping the previous lists", "err", err)
+		} else if changed {
+			if err := a.swap(a.cfg, loaded); err != nil {
+				a.log.Error("policy rebuild failed", "err", err)
+			}
+		}
+		a.mu.Unlock()
+	}
+}
+
+// retention purges statistics and query log entries older than the configured retention.
+func (a *app) retention(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		cut := time.Now().Add(-a.cfg.Stats.Retention)
+		if _, err := a.st.PurgeStats(ctx, cut); err != nil && ctx.Err() == nil {
+			a.log.Warn("statistics purge failed", "err", err)
+		}
+		if _, err := a.st.PurgeQueryLog(ctx, cut); err != nil && ctx.Err() == nil {
+			a.log.Warn("query log purge failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func newLogger(c *config.Config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.Log.Level))
+	o := &slog.HandlerOptions{Level: lvl}
+	if c.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, o))
+	}
+	return slog.New(slog.NewTextHandler(w, o))
+}
+
+var errNotReady = errors.New("filter policy not loaded yet")

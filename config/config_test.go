@@ -1,0 +1,87 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestDefaultIsValid(t *testing.T) {
+	c := Default()
+	if es := c.validate(); len(es) > 0 {
+		t.Fatalf("default config invalid: %v", es)
+	}
+	if c.DNS.Listen[0] != "127.0.0.1:5353" || c.HTTP.Listen != "127.0.0.1:8080" || c.DataDir != "./kidshield-data" {
+		t.Fatalf("defaults changed: %+v", c)
+	}
+	if c.Profiles[0].ID != "default" || c.DefaultProfile != "default" {
+		t.Fatalf("default profile: %+v", c.Profiles)
+	}
+}
+
+func TestErrorsNameLineAndField(t *testing.T) {
+	cases := []struct {
+		name, yaml string
+		want       []string // substrings, each must appear
+	}{
+		{"unknown field", "dns:\n  listen: [\"127.0.0.1:53\"]\n  colour: blue\n", []string{"3:", `unknown field "colour"`}},
+		{"bad listen", "dns:\n  listen:\n    - nope\n", []string{"3:", "dns.listen[0]", "host:port"}},
+		{"bad category", "profiles:\n  - id: kid\n    block_categories: [adult, porn]\n", []string{"3:", "profiles[0].block_categories[1]", `unknown category "porn"`}},
+		{"bad schedule", "profiles:\n  - id: kid\n    schedule:\n      - days: [mon, funday]\n        from: \"25:00\"\n        to: \"06:00\"\n        mode: allow_only\n", []string{"4: profiles[0].schedule[0].days", "funday", "5: profiles[0].schedule[0].from"}},
+		{"bad tz", "profiles:\n  - id: kid\n    timezone: Mars/Base\n", []string{"3:", "Mars/Base"}},
+		{"bad type", "cache:\n  max_entries: lots\n", []string{"2:", "lots"}},
+		{"bad yaml", "dns: [\n", []string{"1:"}},
+		{"missing default", "default_profile: nobody\n", []string{"1:", "default_profile", "nobody"}},
+		{"bad upstream", "upstreams: [\"8.8.8.8:53\", \"ftp//x\"]\n", []string{"upstreams[1]"}},
+		{"list without source", "lists:\n  - category: adult\n", []string{"lists[0].source"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.yaml))
+			if err == nil {
+				t.Fatal("accepted an invalid config")
+			}
+			var es Errors
+			if !errors.As(err, &es) {
+				t.Fatalf("error is %T, want Errors: %v", err, err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestExampleConfigsAreValid(t *testing.T) {
+	files, _ := filepath.Glob("../docs/examples/*.yaml")
+	if len(files) == 0 {
+		t.Skip("no examples yet")
+	}
+	for _, f := range files {
+		if _, err := LoadFile(f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
+
+func TestLoadFileRelativeDataDir(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "k.yaml")
+	if err := os.WriteFile(p, []byte("data_dir: data\nprofiles:\n  - id: anna\n    safesearch: all\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DataDir != filepath.Join(dir, "data") {
+		t.Fatalf("data dir %q", c.DataDir)
+	}
+	if len(c.Profiles[0].SafeSearch) != 5 {
+		t.Fatalf("safesearch all not expanded: %v", c.Profiles[0].SafeSearch)
+	}
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Runs every test of kidshield on a fresh Debian 12 machine with Go: installs with apt-get what
+# the tests need (dig, kdig, Unbound, PostgreSQL), starts a throwaway PostgreSQL cluster, then
+# runs gofmt, go vet, and go test -race over the whole module (storage suite on SQLite and
+# PostgreSQL, end-to-end tests that drive the real binary with dig and kdig, and a short run of
+# every fuzz target). Usage: scripts/test-all.sh   (FUZZTIME=10s to fuzz longer)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v dig >/dev/null || need+=(bind9-dnsutils)
+command -v kdig >/dev/null || need+=(knot-dnsutils)
+command -v unbound >/dev/null || need+=(unbound)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "== installing ${need[*]}"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# Debian starts unbound as a service on install; the tests run their own on loopback ports.
+systemctl disable --now unbound >/dev/null 2>&1 || true
+
+echo "== gofmt"
+bad=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$bad" ]; then echo "gofmt would change:"; echo "$bad"; exit 1; fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== PostgreSQL (throwaway cluster)"
+eval "$(.ci/pg.sh start)"
+trap '.ci/pg.sh stop >/dev/null 2>&1 || true' EXIT
+
+echo "== go test -race"
+go test -race -count=1 -timeout 20m ./...
+
+echo "== fuzz smoke (${FUZZTIME:-3s} per target)"
+for pkg in $(go list ./...); do
+  dir=$(go list -f '{{.Dir}}' "$pkg")
+  for fz in $(grep -hoE '^func (Fuzz[A-Za-z0-9_]+)\(' "$dir"/*_test.go 2>/dev/null | sed -E 's/^func (Fuzz[A-Za-z0-9_]+)\(/\1/' | sort -u); do
+    go test -run '^$' -fuzz "^${fz}\$" -fuzztime "${FUZZTIME:-3s}" "$pkg" >/tmp/kidshield-fuzz.log 2>&1 || { cat /tmp/kidshield-fuzz.log; echo "fuzz $pkg $fz failed"; exit 1; }
+    echo "ok   $pkg $fz"
+  done
+done
+echo "== all tests passed"
