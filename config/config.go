@@ -91,7 +91,7 @@ type Access struct {
 	// networks only.
 	Allow []string `yaml:"allow"`
 	// RateLimit is queries per second per client address (0: off); RateBurst the bucket size.
-	RateLimit float64 `yaml:"rate_limit"`
+	RateLimit *float64 `yaml:"rate_limit"`
 	RateBurst int     `yaml:"rate_burst"`
 }
 

@@ -90,11 +90,11 @@ func (c *Config) applyDefaults() {
 	if c.Access.Allow == nil {
 		c.Access.Allow = []string{"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7", "fe80::/10"}
 	}
-	if c.Access.RateLimit == 0 {
-		c.Access.RateLimit = 300
+	if c.Access.RateLimit == nil {
+		c.Access.RateLimit = ptr(300.0)
 	}
 	if c.Access.RateBurst == 0 {
-		c.Access.RateBurst = int(c.Access.RateLimit) * 2
+		c.Access.RateBurst = max(int(*c.Access.RateLimit)*2, 1)
 	}
 	if c.ListRefresh == 0 {
 		c.ListRefresh = 24 * time.Hour

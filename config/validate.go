@@ -139,7 +139,7 @@ func (c *Config) validate() Errors {
 			add(fmt.Sprintf("access.allow[%d]", i), "%v", err)
 		}
 	}
-	if c.Access.RateLimit < 0 {
+	if *c.Access.RateLimit < 0 {
 		add("access.rate_limit", "must not be negative")
 	}
 	for i, a := range c.Admin.MetricsAllow {

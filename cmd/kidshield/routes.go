@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"time"
 
@@ -32,6 +33,9 @@ func (a *app) routes(ws *web.Server) {
 			web.JSON(w, 200, a.pool.Status())
 		})},
 		web.Route{Method: "GET", Pattern: "/api/v1/stats", Access: web.Admin, Handler: http.HandlerFunc(a.apiStats)},
+		// Profiling under load, for operators chasing a number: admin only.
+		web.Route{Method: "GET", Pattern: "/debug/pprof/", Access: web.Admin, Handler: http.HandlerFunc(pprof.Index)},
+		web.Route{Method: "GET", Pattern: "/debug/pprof/profile", Access: web.Admin, Handler: http.HandlerFunc(pprof.Profile)},
 	)
 }
 
@@ -138,6 +142,6 @@ func (a *app) registerMetrics() {
 		return float64(n)
 	})
 	if a.rec != nil {
-		counter("kidshield_stats_dropped_total", "Statistics events dropped because the queue was full (queries are never slowed).", func() float64 { return float64(a.rec.Dropped()) })
+		a.reg.MustRegister(a.rec) // the recorder's own queue, flush and drop counters
 	}
 }

@@ -216,7 +216,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	a.dns = filter.New(filter.Options{
 		Cache: a.cache, Upstream: a.pool, Stats: rec, Access: access,
-		RateLimit: cfg.Access.RateLimit, RateBurst: cfg.Access.RateBurst,
+		RateLimit: *cfg.Access.RateLimit, RateBurst: cfg.Access.RateBurst,
 		ServerName: cfg.TLS.ServerName, UpstreamTimeout: cfg.UpstreamTimeout,
 		Clock: clock, Logger: a.log, Metrics: filter.NewMetrics(a.reg),
 	})

@@ -1,0 +1,107 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestAccessMatrix(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(299) })
+	s := New(Options{AdminToken: "0123456789abcdef0123", MetricsAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	s.Handle(
+		Route{Method: "GET", Pattern: "/public", Access: Public, Handler: ok},
+		Route{Method: "GET", Pattern: "/metrics", Access: Metrics, Handler: ok},
+		Route{Method: "POST", Pattern: "/admin", Access: Admin, Handler: ok},
+		Route{Method: "GET", Pattern: "/broken", Access: Access(99), Handler: ok},
+	)
+	type who struct {
+		name, remote, auth string
+	}
+	anon := who{"anonymous, remote", "203.0.113.5:4000", ""}
+	local := who{"anonymous, loopback", "127.0.0.1:4000", ""}
+	wrong := who{"wrong token", "203.0.113.5:4000", "Bearer nope"}
+	prefix := who{"token prefix", "203.0.113.5:4000", "Bearer 0123456789abcdef"}
+	admin := who{"admin token", "203.0.113.5:4000", "Bearer 0123456789abcdef0123"}
+	cases := []struct {
+		method, path string
+		who          who
+		want         int
+	}{
+		{"GET", "/public", anon, 299},
+		{"GET", "/metrics", anon, 403},
+		{"GET", "/metrics", local, 299},
+		{"GET", "/metrics", wrong, 403},
+		{"GET", "/metrics", admin, 299},
+		{"POST", "/admin", anon, 401},
+		{"POST", "/admin", local, 401},
+		{"POST", "/admin", wrong, 401},
+		{"POST", "/admin", prefix, 401},
+		{"POST", "/admin", admin, 299},
+		{"GET", "/admin", admin, 405},
+		{"GET", "/broken", admin, 403}, // a route without a known access rule is closed
+		{"GET", "/nowhere", admin, 404},
+	}
+	for _, c := range cases {
+		r := httptest.NewRequest(c.method, c.path, nil)
+		r.RemoteAddr = c.who.remote
+		if c.who.auth != "" {
+			r.Header.Set("Authorization", c.who.auth)
+		}
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		if w.Code != c.want {
+			t.Errorf("%s %s as %s: %d, want %d", c.method, c.path, c.who.name, w.Code, c.want)
+		}
+		if w.Header().Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(w.Header().Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+			t.Errorf("%s %s: security headers missing", c.method, c.path)
+		}
+	}
+	if n := len(s.Routes()); n != 4 {
+		t.Fatalf("route table has %d routes", n)
+	}
+}
+
+func TestErrorHidesInternalDetail(t *testing.T) {
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest("GET", "/x", nil)
+	Error(w, r, discardLogger(), 500, errors.New("open /secret/path: permission denied"))
+	var body map[string]string
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+		t.Fatal(err)
+	}
+	if body["error"] != "internal error" || len(body["ref"]) != 12 || strings.Contains(w.Body.String(), "secret") {
+		t.Fatalf("body %s", w.Body)
+	}
+}
+
+func TestAdminTokenGenerated(t *testing.T) {
+	dir := t.TempDir()
+	a, err := AdminToken("", "", dir)
+	if err != nil || len(a) < 32 {
+		t.Fatalf("%q %v", a, err)
+	}
+	b, _ := AdminToken("", "", dir)
+	if a != b {
+		t.Fatal("token changed between starts")
+	}
+	fi, _ := os.Stat(filepath.Join(dir, "admin-token"))
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("token file mode %v", fi.Mode())
+	}
+	short := filepath.Join(dir, "short")
+	_ = os.WriteFile(short, []byte("abc\n"), 0o600)
+	if _, err := AdminToken("", short, dir); err == nil {
+		t.Fatal("accepted a 3-character token")
+	}
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
