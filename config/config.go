@@ -92,7 +92,7 @@ type Access struct {
 	Allow []string `yaml:"allow"`
 	// RateLimit is queries per second per client address (0: off); RateBurst the bucket size.
 	RateLimit *float64 `yaml:"rate_limit"`
-	RateBurst int     `yaml:"rate_burst"`
+	RateBurst int      `yaml:"rate_burst"`
 }
 
 // List is one block list file or URL, in one category.

@@ -210,6 +210,7 @@ var errTooLarge = errors.New("list holds more than 4 GiB of names")
 type builder struct {
 	recs []byte
 	n    int
+	sink uint64 // keeps the prefetching loads alive
 }
 
 func (b *builder) add(name []byte, flags uint8) {
@@ -230,13 +231,37 @@ func (b *builder) build() (*List, error) {
 		l.bloom = make([]uint64, bloomWords(b.n))
 	}
 	l.names = make([]byte, 0, len(b.recs)-2*b.n)
+	// Inserting is bound by cache misses in the table and the filter. Hash a batch of names,
+	// then touch their slots in a tight loop: the loads are independent and few instructions
+	// apart, so they overlap instead of waiting for each other.
+	const batch = 16
+	var hashes [batch]uint64
+	var offs [batch]int
 	for i := 0; i < len(b.recs); {
-		n := int(b.recs[i])
-		flags := b.recs[i+1]
-		name := b.recs[i+2 : i+2+n]
-		i += 2 + n
-		if !l.insert(hashName(name), name, flags) {
-			return nil, errTooLarge
+		k := 0
+		for ; k < batch && i < len(b.recs); k++ {
+			n := int(b.recs[i])
+			hashes[k], offs[k] = hashName(b.recs[i+2:i+2+n]), i
+			i += 2 + n
+		}
+		var touch uint64
+		for _, h := range hashes[:k] {
+			slot, _ := bits.Mul64(h, uint64(len(l.table)))
+			touch ^= l.table[slot]
+		}
+		if l.bloom != nil {
+			for _, h := range hashes[:k] {
+				j, _ := bloomPos(h, len(l.bloom))
+				touch ^= l.bloom[j]
+			}
+		}
+		b.sink ^= touch
+		for j := range k {
+			off := offs[j]
+			n := int(b.recs[off])
+			if !l.insert(hashes[j], b.recs[off+2:off+2+n], b.recs[off+1]) {
+				return nil, errTooLarge
+			}
 		}
 	}
 	b.recs = nil

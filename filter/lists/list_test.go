@@ -3,6 +3,7 @@ package lists
 import (
 	"bytes"
 	"fmt"
+	"math/bits"
 	"strings"
 	"testing"
 )
@@ -211,5 +212,32 @@ func TestNormalizeName(t *testing.T) {
 		if err != nil || got != c.want {
 			t.Errorf("NormalizeName(%q) = %q, %v; want %q", c.in, got, err, c.want)
 		}
+	}
+}
+
+// TestTagCollision finds a name whose hash agrees with a listed name's in the slot and in the
+// 20 tag bits (a collision the one-word compare cannot tell apart) and checks that the full
+// name comparison still rejects it.
+func TestTagCollision(t *testing.T) {
+	l := NewList([]Rule{{Name: "listed.com"}})
+	h0 := hashName([]byte("listed.com"))
+	slot := func(h uint64) uint64 { i, _ := bits.Mul64(h, uint64(len(l.table))); return i }
+	const tag = 1<<20 - 1
+	var q []byte
+	for i := 0; i < 1<<26; i++ {
+		c := fmt.Appendf(nil, "%06x.com", i)[:len("listed.com")]
+		if h := hashName(c); h&tag == h0&tag && slot(h) == slot(h0) && string(c) != "listed.com" {
+			q = c
+			break
+		}
+	}
+	if q == nil {
+		t.Skip("no collision found")
+	}
+	if b, _ := l.Lookup(q); b {
+		t.Errorf("%s matched listed.com: a hash collision was taken for equality", q)
+	}
+	if b, _ := NewSet([]Entry{{List: l}}).Match(q); b != 0 {
+		t.Errorf("Match(%s) matched listed.com", q)
 	}
 }

@@ -99,3 +99,27 @@ func BenchmarkTmpHashInl(b *testing.B) {
 		hashNameInl(n)
 	}
 }
+
+func BenchmarkTmpPhases(b *testing.B) {
+	data, _ := corpus1M()
+	b.Run("parse", func(b *testing.B) {
+		for b.Loop() {
+			var bl builder
+			bl.recs = make([]byte, 0, len(data)+len(data)/8)
+			var p parser
+			p.emit = bl.add
+			p.run(bytes.NewReader(data), FormatDomains)
+		}
+	})
+	var bl builder
+	bl.recs = make([]byte, 0, len(data)+len(data)/8)
+	var p parser
+	p.emit = bl.add
+	p.run(bytes.NewReader(data), FormatDomains)
+	b.Run("build", func(b *testing.B) {
+		for b.Loop() {
+			b2 := bl
+			b2.build()
+		}
+	})
+}
