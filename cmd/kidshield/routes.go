@@ -1,9 +1,12 @@
 package main
 
 import (
+	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,10 +36,54 @@ func (a *app) routes(ws *web.Server) {
 			web.JSON(w, 200, a.pool.Status())
 		})},
 		web.Route{Method: "GET", Pattern: "/api/v1/stats", Access: web.Admin, Handler: http.HandlerFunc(a.apiStats)},
+		web.Route{Method: "GET", Pattern: "/static/", Access: web.Public, Handler: web.Static()},
+		web.Route{Pattern: "/", Access: web.Public, Handler: http.HandlerFunc(a.root)},
 		// Profiling under load, for operators chasing a number: admin only.
 		web.Route{Method: "GET", Pattern: "/debug/pprof/", Access: web.Admin, Handler: http.HandlerFunc(pprof.Index)},
 		web.Route{Method: "GET", Pattern: "/debug/pprof/profile", Access: web.Admin, Handler: http.HandlerFunc(pprof.Profile)},
 	)
+}
+
+// root serves the status page on kidshield's own host names, and the block page on any other
+// host: with block_mode address, browsers opening a blocked site land here and are told why.
+func (a *app) root(w http.ResponseWriter, r *http.Request) {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.Trim(host, "[]"))
+	if a.ownHost(host) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		srv := a.cfg.TLS.ServerName
+		a.render(w, r, 200, "home", map[string]any{
+			"Ready": a.dns.Policy() != nil,
+			"DoH":   "https://" + srv + "/dns-query/" + a.cfg.DefaultProfile,
+			"DoT":   a.cfg.DefaultProfile + "." + srv,
+		})
+		return
+	}
+	var profile, category string
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		profile, category, _ = a.dns.Explain(ap.Addr(), host)
+	}
+	a.render(w, r, http.StatusForbidden, "block", map[string]any{"Host": host, "Profile": profile, "Category": category})
+}
+
+func (a *app) ownHost(host string) bool {
+	if _, err := netip.ParseAddr(host); err == nil || host == "localhost" || host == "" {
+		return true
+	}
+	srv := strings.ToLower(a.cfg.TLS.ServerName)
+	return host == srv || strings.HasSuffix(host, "."+srv)
+}
+
+func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
+	if err := a.views.Render(w, r, status, name, data); err != nil {
+		web.Error(w, r, a.log, http.StatusInternalServerError, err)
+	}
 }
 
 func (a *app) ready(w http.ResponseWriter, r *http.Request) {

@@ -127,6 +127,7 @@ type app struct {
 	st      *store.Store
 	rec     *stats.Recorder
 	started time.Time
+	views   *web.Views
 
 	mu      sync.Mutex // serialises reloads
 	cfg     *config.Config
@@ -258,6 +259,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	metricsNets, err := config.Prefixes(cfg.Admin.MetricsAllow)
 	if err != nil {
+		return err
+	}
+	if a.views, err = web.LoadViews(); err != nil {
 		return err
 	}
 	ws := web.New(web.Options{AdminToken: token, MetricsAllow: metricsNets, Logger: a.log})
