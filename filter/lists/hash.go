@@ -61,6 +61,8 @@ func hashLabel(h uint64, name []byte, start, end int) uint64 {
 }
 
 // lastDot returns the index of the last '.' in name[:end], or -1. It tests 8 bytes at a time.
+//
+//go:noinline
 func lastDot(name []byte, end int) int {
 	const (
 		dots = 0x2e2e2e2e2e2e2e2e
@@ -95,12 +97,69 @@ func lastDot(name []byte, end int) int {
 	return -1
 }
 
+// dots finds the dots of a name from its end towards its start. For names of up to 64 bytes
+// (nearly all) it first builds a bitmap of the dots from independent 8-byte loads, so that each
+// step is a bit scan rather than a chain of dependent loads.
+type dots struct {
+	name  []byte
+	mask  uint64 // bit i: name[i] == '.'
+	small bool
+}
+
+func newDots(name []byte) dots {
+	n := len(name)
+	if n > 64 {
+		return dots{name: name}
+	}
+	var m uint64
+	if n >= 8 {
+		i := 0
+		for ; i+8 <= n; i += 8 {
+			m |= dotBits(binary.LittleEndian.Uint64(name[i:])) << i
+		}
+		if i < n {
+			m |= dotBits(binary.LittleEndian.Uint64(name[n-8:])) << (n - 8)
+		}
+	} else {
+		for i, c := range name {
+			if c == '.' {
+				m |= 1 << i
+			}
+		}
+	}
+	return dots{name: name, mask: m, small: true}
+}
+
+// dotBits returns a byte whose bit k is set when byte k of w is a dot.
+func dotBits(w uint64) uint64 {
+	const (
+		dots = 0x2e2e2e2e2e2e2e2e
+		low7 = 0x7f7f7f7f7f7f7f7f
+		high = 0x8080808080808080
+	)
+	x := w ^ dots
+	z := ^((x&low7 + low7) | x) & high // exact: the high bit of each zero byte of x
+	return (z >> 7) * 0x0102040810204080 >> 56
+}
+
+// before returns the index of the last dot before end, or -1. Callers inline the small case.
+func (d *dots) before(end int) int {
+	if d.small {
+		return 63 - bits.LeadingZeros64(d.mask&(1<<uint(end)-1))
+	}
+	return lastDot(d.name, end)
+}
+
 // hashName hashes a whole name the way Lookup and Match walk it.
 func hashName(name []byte) uint64 {
 	h := seed
 	end := len(name)
+	d := newDots(name)
 	for {
-		dot := lastDot(name, end)
+		dot := 63 - bits.LeadingZeros64(d.mask&(1<<uint(end)-1))
+		if !d.small {
+			dot = lastDot(name, end)
+		}
 		h = hashLabel(h, name, dot+1, end)
 		if dot < 0 {
 			return h

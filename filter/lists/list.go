@@ -84,8 +84,12 @@ func (l *List) Lookup(name []byte) (block, allow bool) {
 	}
 	var f uint8
 	h, end := seed, n
+	d := newDots(name[:n])
 	for {
-		dot := lastDot(name, end)
+		dot := 63 - bits.LeadingZeros64(d.mask&(1<<uint(end)-1))
+		if !d.small {
+			dot = lastDot(name, end)
+		}
 		start := dot + 1
 		if n-start > l.maxLen {
 			break

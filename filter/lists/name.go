@@ -183,7 +183,7 @@ func normalizeASCII(dst *[maxName]byte, src []byte) (n int, reason string, ascii
 	}
 	if digits {
 		// No top-level domain is numeric: this is an IP address or a typo of one.
-		if dots(dst[:n]) == 3 {
+		if countDots(dst[:n]) == 3 {
 			return 0, "IP address, not a name", true
 		}
 		return 0, "numeric top-level label", true
@@ -191,7 +191,7 @@ func normalizeASCII(dst *[maxName]byte, src []byte) (n int, reason string, ascii
 	return n, "", true
 }
 
-func dots(b []byte) int {
+func countDots(b []byte) int {
 	k := 0
 	for _, c := range b {
 		if c == '.' {

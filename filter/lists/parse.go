@@ -113,8 +113,12 @@ func (p *parser) run(r io.Reader, f Format) error {
 			return err // a partial line: do not judge it
 		}
 		p.lineNo++
-		line = bytes.TrimSuffix(line, []byte{'\n'})
-		line = bytes.TrimSuffix(line, []byte{'\r'})
+		if n := len(line); n > 0 && line[n-1] == '\n' {
+			line = line[:n-1]
+		}
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
 		if p.lineNo == 1 {
 			line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf")) // UTF-8 byte order mark
 		}
@@ -372,9 +376,9 @@ func (p *parser) adblockRule(s []byte) {
 	p.add(name, kindFlags(kind, allow))
 }
 
-func isSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'
-}
+var spaceTab = [256]bool{' ': true, '\t': true, '\r': true, '\v': true, '\f': true}
+
+func isSpace(c byte) bool { return spaceTab[c] }
 
 func trimSpace(s []byte) []byte {
 	for len(s) > 0 && isSpace(s[0]) {

@@ -1,6 +1,9 @@
 package lists
 
-import "unsafe"
+import (
+	"math/bits"
+	"unsafe"
+)
 
 // Mask is a set of categories: bit i is category i.
 type Mask uint64
@@ -60,8 +63,12 @@ func (s *Set) Match(name []byte) (block, allow Mask) {
 		return 0, 0
 	}
 	h, end := seed, n
+	d := newDots(name[:n])
 	for {
-		dot := lastDot(name, end)
+		dot := 63 - bits.LeadingZeros64(d.mask&(1<<uint(end)-1))
+		if !d.small {
+			dot = lastDot(name, end)
+		}
 		start := dot + 1
 		if n-start > s.maxLen {
 			break

@@ -123,3 +123,52 @@ func BenchmarkTmpPhases(b *testing.B) {
 		}
 	})
 }
+
+func hashNameNoMix(name []byte) uint64 {
+	h := seed
+	end := len(name)
+	for {
+		dot := lastDot(name, end)
+		start := dot + 1
+		i := start
+		for ; end-i >= 8; i += 8 {
+			h = h*31 ^ lower8(leU64(name[i:]))
+		}
+		r := uint(end-i) * 8
+		var w uint64
+		if end >= 8 {
+			w = leU64(name[end-8:]) >> (64 - r)
+		}
+		h = h*31 ^ lower8(w)
+		if dot < 0 {
+			return h
+		}
+		end = dot
+	}
+}
+
+func dotsOnly(name []byte) int {
+	end := len(name)
+	k := 0
+	for {
+		dot := lastDot(name, end)
+		k += dot
+		if dot < 0 {
+			return k
+		}
+		end = dot
+	}
+}
+
+func BenchmarkTmpHashNoMix(b *testing.B) {
+	n := []byte("static.roadcloud4106.com")
+	for b.Loop() {
+		hashNameNoMix(n)
+	}
+}
+func BenchmarkTmpDots(b *testing.B) {
+	n := []byte("static.roadcloud4106.com")
+	for b.Loop() {
+		dotsOnly(n)
+	}
+}
