@@ -378,3 +378,14 @@ func (c *Config) Finish() error {
 	}
 	return nil
 }
+
+// DefaultLists are the lists of `kidshield serve` without a configuration file or --list: the
+// hostsVN adult and gambling lists (MIT), maintained for Viet Nam. They are downloaded on first
+// start and kept in the data directory.
+func DefaultLists() []List {
+	const base = "https://raw.githubusercontent.com/bigdargon/hostsVN/master/extensions/"
+	return []List{
+		{Name: "hostsvn-adult", Category: "adult", Source: base + "adult/domain.txt", Format: "domains"},
+		{Name: "hostsvn-gambling", Category: "gambling", Source: base + "gambling/domain.txt", Format: "domains"},
+	}
+}

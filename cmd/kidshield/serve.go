@@ -75,6 +75,9 @@ func (f *flags) loadConfig() (*config.Config, error) {
 		}
 	} else {
 		c = config.Default()
+		if len(f.lists) == 0 {
+			c.Lists = config.DefaultLists()
+		}
 	}
 	if f.dataDir != "" {
 		c.DataDir = f.dataDir

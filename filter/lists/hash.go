@@ -97,37 +97,40 @@ func lastDot(name []byte, end int) int {
 	return -1
 }
 
-// dots finds the dots of a name from its end towards its start. For names of up to 64 bytes
-// (nearly all) it first builds a bitmap of the dots from independent 8-byte loads, so that each
-// step is a bit scan rather than a chain of dependent loads.
-type dots struct {
-	name  []byte
-	mask  uint64 // bit i: name[i] == '.'
-	small bool
-}
-
-func newDots(name []byte) dots {
+// dotMask returns a bitmap of the dots of a name of up to 64 bytes (nearly all names), built
+// from independent 8-byte loads, so that finding each label is a bit scan rather than a chain
+// of dependent loads. It reports false for longer names, which fall back to lastDot.
+func dotMask(name []byte) (uint64, bool) {
 	n := len(name)
 	if n > 64 {
-		return dots{name: name}
+		return 0, false
 	}
 	var m uint64
 	if n >= 8 {
 		i := 0
 		for ; i+8 <= n; i += 8 {
-			m |= dotBits(binary.LittleEndian.Uint64(name[i:])) << i
+			m |= dotBits(binary.LittleEndian.Uint64(name[i:])) << uint(i&63)
 		}
 		if i < n {
-			m |= dotBits(binary.LittleEndian.Uint64(name[n-8:])) << (n - 8)
+			m |= dotBits(binary.LittleEndian.Uint64(name[n-8:])) << uint((n-8)&63)
 		}
 	} else {
 		for i, c := range name {
 			if c == '.' {
-				m |= 1 << i
+				m |= 1 << uint(i&63)
 			}
 		}
 	}
-	return dots{name: name, mask: m, small: true}
+	return m, true
+}
+
+// prevDot returns the index of the last dot before end, or -1, from the mask of dotMask, or from
+// name itself when the name was too long for a mask.
+func prevDot(name []byte, mask uint64, small bool, end int) int {
+	if small {
+		return 63 - bits.LeadingZeros64(mask&(1<<uint(end)-1))
+	}
+	return lastDot(name, end)
 }
 
 // dotBits returns a byte whose bit k is set when byte k of w is a dot.
@@ -142,24 +145,13 @@ func dotBits(w uint64) uint64 {
 	return (z >> 7) * 0x0102040810204080 >> 56
 }
 
-// before returns the index of the last dot before end, or -1. Callers inline the small case.
-func (d *dots) before(end int) int {
-	if d.small {
-		return 63 - bits.LeadingZeros64(d.mask&(1<<uint(end)-1))
-	}
-	return lastDot(d.name, end)
-}
-
 // hashName hashes a whole name the way Lookup and Match walk it.
 func hashName(name []byte) uint64 {
 	h := seed
 	end := len(name)
-	d := newDots(name)
+	mask, small := dotMask(name)
 	for {
-		dot := 63 - bits.LeadingZeros64(d.mask&(1<<uint(end)-1))
-		if !d.small {
-			dot = lastDot(name, end)
-		}
+		dot := prevDot(name, mask, small, end)
 		h = hashLabel(h, name, dot+1, end)
 		if dot < 0 {
 			return h

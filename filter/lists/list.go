@@ -84,12 +84,9 @@ func (l *List) Lookup(name []byte) (block, allow bool) {
 	}
 	var f uint8
 	h, end := seed, n
-	d := newDots(name[:n])
+	mask, small := dotMask(name[:n])
 	for {
-		dot := 63 - bits.LeadingZeros64(d.mask&(1<<uint(end)-1))
-		if !d.small {
-			dot = lastDot(name, end)
-		}
+		dot := prevDot(name, mask, small, end)
 		start := dot + 1
 		if n-start > l.maxLen {
 			break

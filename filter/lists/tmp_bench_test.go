@@ -172,3 +172,4 @@ func BenchmarkTmpDots(b *testing.B) {
 		dotsOnly(n)
 	}
 }
+
