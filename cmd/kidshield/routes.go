@@ -36,6 +36,7 @@ func (a *app) routes(ws *web.Server) {
 			web.JSON(w, 200, a.pool.Status())
 		})},
 		web.Route{Method: "GET", Pattern: "/api/v1/stats", Access: web.Admin, Handler: http.HandlerFunc(a.apiStats)},
+		web.Route{Method: "GET", Pattern: "/setup/apple/{profile}", Access: web.Public, Handler: http.HandlerFunc(a.appleProfile)},
 		web.Route{Method: "GET", Pattern: "/static/", Access: web.Public, Handler: web.Static()},
 		web.Route{Pattern: "/", Access: web.Public, Handler: http.HandlerFunc(a.root)},
 		// Profiling under load, for operators chasing a number: admin only.
