@@ -10,8 +10,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kidshield/kidshield/config"
@@ -30,8 +32,11 @@ type Loader struct {
 	log    *slog.Logger
 	now    func() time.Time
 
-	mu    sync.Mutex
-	state map[string]*listState
+	// mu serialises loads, which may wait on downloads; status is a snapshot published after
+	// each list, so metrics and the API never wait on a download.
+	mu     sync.Mutex
+	state  map[string]*listState
+	status atomic.Pointer[[]ListStatus]
 }
 
 // ListStatus describes one list for the admin API and metrics.
@@ -102,19 +107,27 @@ func (l *Loader) Load(ctx context.Context, cfgs []config.List, force bool) (map[
 		if st.list != nil {
 			out[c.Name] = st.list
 		}
+		l.publish()
 	}
 	for n := range l.state {
 		if !keep[n] {
 			delete(l.state, n)
 		}
 	}
+	l.publish()
 	return out, errors.Join(errs...)
 }
 
-// Status reports every list.
+// Status reports every list. It never waits on a load in progress.
 func (l *Loader) Status() []ListStatus {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	if p := l.status.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// publish snapshots the lists' status; called with mu held.
+func (l *Loader) publish() {
 	var out []ListStatus
 	for _, st := range l.state {
 		s := ListStatus{Name: st.cfg.Name, Category: st.cfg.Category, Source: redactURL(st.cfg.Source), Rules: st.stats.Rules, Bad: st.stats.Bad, Errors: st.stats.Errors, LoadedAt: st.loadedAt}
@@ -126,7 +139,8 @@ func (l *Loader) Status() []ListStatus {
 		}
 		out = append(out, s)
 	}
-	return out
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	l.status.Store(&out)
 }
 
 func isURL(s string) bool { return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") }

@@ -28,7 +28,7 @@ func (a *app) appleProfile(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, a.log, http.StatusBadRequest, fmt.Errorf("device ids are lowercase letters, digits, - and _"))
 		return
 	}
-	host := a.cfg.TLS.ServerName
+	host := a.cfg().TLS.ServerName
 	url := "https://" + host + "/dns-query/" + id
 	if device != "" {
 		url += "/" + device

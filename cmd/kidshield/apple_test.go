@@ -20,7 +20,8 @@ func TestAppleProfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &app{cfg: cfg, dns: filter.New(filter.Options{}), log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	a := &app{dns: filter.New(filter.Options{}), log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	a.cfgPtr.Store(cfg)
 	a.dns.SetPolicy(pol)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /setup/apple/{profile}", a.appleProfile)

@@ -58,11 +58,12 @@ func (a *app) root(w http.ResponseWriter, r *http.Request) {
 			http.NotFound(w, r)
 			return
 		}
-		srv := a.cfg.TLS.ServerName
+		cfg := a.cfg()
+		srv := cfg.TLS.ServerName
 		a.render(w, r, 200, "home", map[string]any{
 			"Ready": a.dns.Policy() != nil,
-			"DoH":   "https://" + srv + "/dns-query/" + a.cfg.DefaultProfile,
-			"DoT":   a.cfg.DefaultProfile + "." + srv,
+			"DoH":   "https://" + srv + "/dns-query/" + cfg.DefaultProfile,
+			"DoT":   cfg.DefaultProfile + "." + srv,
 		})
 		return
 	}
@@ -77,7 +78,7 @@ func (a *app) ownHost(host string) bool {
 	if _, err := netip.ParseAddr(host); err == nil || host == "localhost" || host == "" {
 		return true
 	}
-	srv := strings.ToLower(a.cfg.TLS.ServerName)
+	srv := strings.ToLower(a.cfg().TLS.ServerName)
 	return host == srv || strings.HasSuffix(host, "."+srv)
 }
 

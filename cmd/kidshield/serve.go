@@ -10,12 +10,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -133,12 +135,17 @@ type app struct {
 	views   *web.Views
 
 	mu      sync.Mutex // serialises reloads
-	cfg     *config.Config
+	cfgPtr  atomic.Pointer[config.Config]
 	version uint64
 	current map[string]*lists.List
 }
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	// SIGHUP is caught from the first moment: a reload asked for during start-up is done once
+	// the server is up, instead of killing it (SIGHUP's default action).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	f, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
@@ -147,7 +154,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	a := &app{flags: f, cfg: cfg, started: time.Now(), reg: prometheus.NewRegistry()}
+	a := &app{flags: f, started: time.Now(), reg: prometheus.NewRegistry()}
+	a.cfgPtr.Store(cfg)
 	a.log = newLogger(cfg, stderr)
 	slog.SetDefault(a.log)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -236,13 +244,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	dnsCtx, stopDNS := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopDNS()
 	for _, addr := range cfg.DNS.Listen {
-		bound, err := a.dns.ServeUDP(dnsCtx, addr, sockets)
+		bound, ln, err := a.listenDNS(dnsCtx, addr, sockets)
 		if err != nil {
-			return fmt.Errorf("dns listen udp %s: %w", addr, err)
-		}
-		ln, err := net.Listen("tcp", bound.String())
-		if err != nil {
-			return fmt.Errorf("dns listen tcp %s: %w", addr, err)
+			return err
 		}
 		go a.dns.ServeTCP(dnsCtx, ln, false, cfg.DNS.MaxTCPConnections, cfg.DNS.IdleTimeout)
 		a.log.Info("dns listening", "udp", bound.String(), "tcp", ln.Addr().String())
@@ -273,6 +277,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if cfg.HTTP.Listen != "" && cfg.HTTP.Listen != "off" {
 		srv := &http.Server{Addr: cfg.HTTP.Listen, Handler: ws, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
 		web.Timeouts(srv)
+		// HTTP/2 without TLS too: reverse proxies and `dig +http-plain` speak it to DoH backends.
+		srv.Protocols = new(http.Protocols)
+		srv.Protocols.SetHTTP1(true)
+		srv.Protocols.SetUnencryptedHTTP2(true)
 		ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 		if err != nil {
 			return fmt.Errorf("http listen %s: %w", cfg.HTTP.Listen, err)
@@ -313,9 +321,6 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		a.refreshLoop(runCtx)
 	}()
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	for {
 		select {
 		case <-hup:
@@ -337,12 +342,38 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 }
 
+// listenDNS opens UDP and TCP on the same address. With port 0 the kernel picks the UDP port,
+// which TCP may already have in use elsewhere: then both are closed and picked again.
+func (a *app) listenDNS(ctx context.Context, addr string, sockets int) (netip.AddrPort, net.Listener, error) {
+	_, port, _ := net.SplitHostPort(addr)
+	for try := 0; ; try++ {
+		uctx, cancel := context.WithCancel(ctx)
+		bound, err := a.dns.ServeUDP(uctx, addr, sockets)
+		if err != nil {
+			cancel()
+			return bound, nil, fmt.Errorf("dns listen udp %s: %w", addr, err)
+		}
+		ln, err := net.Listen("tcp", bound.String())
+		if err == nil {
+			context.AfterFunc(ctx, cancel) // the UDP sockets live as long as ctx
+			return bound, ln, nil
+		}
+		cancel()
+		if port != "0" || try == 20 {
+			return bound, nil, fmt.Errorf("dns listen tcp %s: %w", bound, err)
+		}
+	}
+}
+
+// cfg is the configuration in force (replaced by reloads; never modified in place).
+func (a *app) cfg() *config.Config { return a.cfgPtr.Load() }
+
 // reload re-reads the configuration (when fromFile) and the lists, and swaps in a new policy.
 // Any failure keeps the previous policy: a parent never loses filtering to a typo.
 func (a *app) reload(ctx context.Context, fromFile, force bool) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	cfg := a.cfg
+	cfg := a.cfg()
 	if fromFile && a.flags.config != "" {
 		c, err := a.flags.loadConfig()
 		if err != nil {
@@ -365,7 +396,8 @@ func (a *app) swap(cfg *config.Config, loaded map[string]*lists.List) error {
 	a.version++
 	pol.Version = a.version
 	a.dns.SetPolicy(pol)
-	a.cfg, a.current = cfg, loaded
+	a.cfgPtr.Store(cfg)
+	a.current = loaded
 	a.log.Info("policy loaded", "version", pol.Version, "lists", len(loaded), "profiles", len(cfg.Profiles))
 	return nil
 }
@@ -382,7 +414,8 @@ func (a *app) refreshLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		a.mu.Lock()
-		loaded, err := a.loader.Load(ctx, a.cfg.Lists, false)
+		cfg := a.cfg()
+		loaded, err := a.loader.Load(ctx, cfg.Lists, false)
 		changed := err == nil && len(loaded) == len(a.current)
 		if changed {
 			changed = false
@@ -395,7 +428,7 @@ func (a *app) refreshLoop(ctx context.Context) {
 		if err != nil {
 			a.log.Warn("list refresh failed; keeping the previous lists", "err", err)
 		} else if changed {
-			if err := a.swap(a.cfg, loaded); err != nil {
+			if err := a.swap(cfg, loaded); err != nil {
 				a.log.Error("policy rebuild failed", "err", err)
 			}
 		}
@@ -408,7 +441,7 @@ func (a *app) retention(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		cut := time.Now().Add(-a.cfg.Stats.Retention)
+		cut := time.Now().Add(-a.cfg().Stats.Retention)
 		if _, err := a.st.PurgeStats(ctx, cut); err != nil && ctx.Err() == nil {
 			a.log.Warn("statistics purge failed", "err", err)
 		}
