@@ -1,14 +1,10 @@
 package e2e
 
 import (
-	"context"
 	"encoding/base64"
-	"errors"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/miekg/dns"
 )
@@ -68,6 +64,5 @@ func msgReply(m *dns.Msg) reply {
 	}
 	return r
 }
-
 
 func base64URL(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }

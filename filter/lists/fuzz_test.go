@@ -149,6 +149,17 @@ func FuzzNormalizeName(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		// The fast path must accept exactly what the careful path accepts, with the same result.
+		var fast, slow [maxName]byte
+		src := []byte(strings.TrimSuffix(s, "."))
+		if fn, ok := normalizeFast(&fast, src); ok {
+			sn, reason, ascii := normalizeASCII(&slow, src)
+			if reason != "" || !ascii || sn != fn || fast != slow || isIP(src) {
+				t.Fatalf("normalizeFast accepted %q as %q; normalizeASCII: %q %q %v", src, fast[:fn], slow[:sn], reason, ascii)
+			}
+		} else if _, reason, ascii := normalizeASCII(&slow, src); ascii && reason == "" && len(src) > 0 {
+			t.Fatalf("normalizeFast rejected %q, normalizeASCII accepted it", src)
+		}
 		n, err := NormalizeName(s)
 		if err != nil {
 			return

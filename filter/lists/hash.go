@@ -61,8 +61,6 @@ func hashLabel(h uint64, name []byte, start, end int) uint64 {
 }
 
 // lastDot returns the index of the last '.' in name[:end], or -1. It tests 8 bytes at a time.
-//
-//go:noinline
 func lastDot(name []byte, end int) int {
 	const (
 		dots = 0x2e2e2e2e2e2e2e2e
@@ -97,61 +95,12 @@ func lastDot(name []byte, end int) int {
 	return -1
 }
 
-// dotMask returns a bitmap of the dots of a name of up to 64 bytes (nearly all names), built
-// from independent 8-byte loads, so that finding each label is a bit scan rather than a chain
-// of dependent loads. It reports false for longer names, which fall back to lastDot.
-func dotMask(name []byte) (uint64, bool) {
-	n := len(name)
-	if n > 64 {
-		return 0, false
-	}
-	var m uint64
-	if n >= 8 {
-		i := 0
-		for ; i+8 <= n; i += 8 {
-			m |= dotBits(binary.LittleEndian.Uint64(name[i:])) << uint(i&63)
-		}
-		if i < n {
-			m |= dotBits(binary.LittleEndian.Uint64(name[n-8:])) << uint((n-8)&63)
-		}
-	} else {
-		for i, c := range name {
-			if c == '.' {
-				m |= 1 << uint(i&63)
-			}
-		}
-	}
-	return m, true
-}
-
-// prevDot returns the index of the last dot before end, or -1, from the mask of dotMask, or from
-// name itself when the name was too long for a mask.
-func prevDot(name []byte, mask uint64, small bool, end int) int {
-	if small {
-		return 63 - bits.LeadingZeros64(mask&(1<<uint(end)-1))
-	}
-	return lastDot(name, end)
-}
-
-// dotBits returns a byte whose bit k is set when byte k of w is a dot.
-func dotBits(w uint64) uint64 {
-	const (
-		dots = 0x2e2e2e2e2e2e2e2e
-		low7 = 0x7f7f7f7f7f7f7f7f
-		high = 0x8080808080808080
-	)
-	x := w ^ dots
-	z := ^((x&low7 + low7) | x) & high // exact: the high bit of each zero byte of x
-	return (z >> 7) * 0x0102040810204080 >> 56
-}
-
 // hashName hashes a whole name the way Lookup and Match walk it.
 func hashName(name []byte) uint64 {
 	h := seed
 	end := len(name)
-	mask, small := dotMask(name)
 	for {
-		dot := prevDot(name, mask, small, end)
+		dot := lastDot(name, end)
 		h = hashLabel(h, name, dot+1, end)
 		if dot < 0 {
 			return h

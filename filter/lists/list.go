@@ -63,11 +63,19 @@ const (
 	keyMask = 0xFFFFF0FF
 )
 
-// Len returns the number of distinct names in the list.
-func (l *List) Len() int { return l.n }
+// Len returns the number of distinct names in the list. A nil *List is an empty list.
+func (l *List) Len() int {
+	if l == nil {
+		return 0
+	}
+	return l.n
+}
 
 // SizeBytes returns the memory held by the list.
 func (l *List) SizeBytes() int {
+	if l == nil {
+		return 0
+	}
 	return int(unsafe.Sizeof(*l)) + cap(l.names) + 8*cap(l.table) + 8*cap(l.bloom)
 }
 
@@ -79,14 +87,13 @@ func (l *List) Lookup(name []byte) (block, allow bool) {
 	if n > 0 && name[n-1] == '.' {
 		n--
 	}
-	if n == 0 || len(l.table) == 0 {
+	if n == 0 || l == nil || len(l.table) == 0 {
 		return false, false
 	}
 	var f uint8
 	h, end := seed, n
-	mask, small := dotMask(name[:n])
 	for {
-		dot := prevDot(name, mask, small, end)
+		dot := lastDot(name, end)
 		start := dot + 1
 		if n-start > l.maxLen {
 			break
@@ -110,6 +117,7 @@ func (l *List) Lookup(name []byte) (block, allow bool) {
 }
 
 // probe looks up one suffix q (not yet lowercased) whose hash is h and returns its flags.
+// len(q) must not exceed the list's maxLen (at most 253): it shares a word with the tag.
 func probe(table []uint64, names []byte, h uint64, q []byte) uint8 {
 	if len(table) == 0 {
 		return 0
@@ -138,6 +146,9 @@ func probe(table []uint64, names []byte, h uint64, q []byte) uint8 {
 // and an allow rule yields both.
 func (l *List) All() iter.Seq[Rule] {
 	return func(yield func(Rule) bool) {
+		if l == nil {
+			return
+		}
 		for _, s := range l.table {
 			if s == 0 {
 				continue

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/bits"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -151,9 +152,10 @@ func TestNewList(t *testing.T) {
 			t.Errorf("Lookup(%q) = %v, %v, want %v, %v", c.name, b, a, c.block, c.allow)
 		}
 	}
-	empty := NewList(nil)
-	if b, a := empty.Lookup([]byte("example.com")); b || a || empty.Len() != 0 {
-		t.Error("empty list matched")
+	for _, empty := range []*List{NewList(nil), nil, {}} {
+		if b, a := empty.Lookup([]byte("example.com")); b || a || empty.Len() != 0 || len(slices.Collect(empty.All())) != 0 {
+			t.Errorf("empty list %#v matched", empty)
+		}
 	}
 }
 

@@ -12,7 +12,7 @@ import (
 // depends only on n and seed, so benchmarks and end-to-end tests can share a list without
 // shipping one. Names have 2 to 4 labels (50%, 35%, 15%), second-level labels made of syllables
 // and digits like those of real block lists, and a weighted mix of TLDs (com, net, org, vn,
-// com.vn, xyz, ...); the mean length is about 20 bytes.
+// com.vn, xyz, ...); the mean length is about 19 bytes.
 func Generate(w io.Writer, n int, seed int64) error {
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x6b696473686c6421))
 	bw := bufio.NewWriterSize(w, 64<<10)

@@ -65,7 +65,12 @@ func flagsRules(name string, f uint8, yield func(Rule) bool) bool {
 // Parse reads a list in format f and calls add for each rule, in file order. Bad lines are
 // counted and described in the Stats and are never fatal; the error reports only a failure to
 // read r (the Stats then cover the lines read before it).
+//
+// A nil add only counts.
 func Parse(r io.Reader, f Format, add func(Rule)) (Stats, error) {
+	if add == nil {
+		add = func(Rule) {}
+	}
 	var p parser
 	p.emit = func(name []byte, flags uint8) {
 		s := string(name)

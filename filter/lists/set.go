@@ -1,7 +1,6 @@
 package lists
 
 import (
-	"math/bits"
 	"unsafe"
 )
 
@@ -63,9 +62,8 @@ func (s *Set) Match(name []byte) (block, allow Mask) {
 		return 0, 0
 	}
 	h, end := seed, n
-	mask, small := dotMask(name[:n])
 	for {
-		dot := prevDot(name, mask, small, end)
+		dot := lastDot(name, end)
 		start := dot + 1
 		if n-start > s.maxLen {
 			break

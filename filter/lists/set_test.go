@@ -228,3 +228,30 @@ func TestMatchAllocs(t *testing.T) {
 		t.Errorf("%v allocations per run", n)
 	}
 }
+
+// TestConcurrentMatch runs readers in parallel with the building of the next Set (go test -race).
+func TestConcurrentMatch(t *testing.T) {
+	a := mustCompile(t, "a.example\n*.b.example\n", FormatDomains)
+	s := NewSet([]Entry{{List: a, Category: 1}})
+	done := make(chan bool)
+	for range 4 {
+		go func() {
+			ok := true
+			for range 1000 {
+				b1, _ := s.Match([]byte("x.a.example"))
+				b2, _ := a.Lookup([]byte("y.b.example"))
+				ok = ok && b1 == 2 && b2
+			}
+			done <- ok
+		}()
+	}
+	next := NewSet(append(s.Entries(), Entry{List: mustCompile(t, "c.example\n", FormatDomains), Category: 2}))
+	for range 4 {
+		if !<-done {
+			t.Error("a reader saw a wrong answer")
+		}
+	}
+	if b, _ := next.Match([]byte("c.example")); b != 4 {
+		t.Errorf("next set: %#x", b)
+	}
+}
