@@ -171,18 +171,22 @@ var testLists = map[string]string{
 	"bypass":   "doh.example\n",
 }
 
-func newFixture(t testing.TB) *fixture {
+func newFixture(t testing.TB, opts ...func(*Options)) *fixture {
 	t.Helper()
 	f := &fixture{up: startUpstream(t)}
 	noon := time.Date(2026, 11, 25, 12, 0, 0, 0, time.FixedZone("ICT", 7*3600)) // a Wednesday
 	f.now.Store(&noon)
 	f.cache = cache.New(cache.Options{MaxEntries: 1000, MaxTTL: time.Hour, NegativeMaxTTL: time.Hour, ServeStale: true, StaleAnswerTTL: 30 * time.Second, StaleMaxAge: time.Hour, PrefetchHits: 1000})
-	f.srv = New(Options{
+	o := Options{
 		Cache: f.cache, Upstream: clientExchanger{f.up.addr},
 		Access:          []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		UpstreamTimeout: 500 * time.Millisecond,
 		Clock:           func() time.Time { return *f.now.Load() },
-	})
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	f.srv = New(o)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	ap, err := f.srv.ServeUDP(ctx, "127.0.0.1:0", 2)
@@ -396,9 +400,8 @@ func TestBlockModesAndProfiles(t *testing.T) {
 }
 
 func TestAccessListRefuses(t *testing.T) {
-	f := newFixture(t)
+	f := newFixture(t, func(o *Options) { o.Access = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")} })
 	f.srv.SetPolicy(compileTestPolicy(t, testConfig, testLists))
-	f.srv.o.Access = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 	r := f.ask(t, "example.org", dns.TypeA)
 	if r.Rcode != dns.RcodeRefused {
 		t.Fatalf("outside the access list: %v", r)
