@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -397,7 +398,19 @@ func (a *app) swap(cfg *config.Config, loaded map[string]*lists.List) error {
 	pol.Version = a.version
 	a.dns.SetPolicy(pol)
 	a.cfgPtr.Store(cfg)
+	listsChanged := len(loaded) != len(a.current)
+	for n, l := range loaded {
+		if a.current[n] != l {
+			listsChanged = true
+		}
+	}
 	a.current = loaded
+	if listsChanged {
+		// Compiling a list leaves its parse buffers behind as garbage, several times the
+		// compiled size; give it back to the OS now rather than whenever the scavenger gets to
+		// it, so a router's memory reflects what the lists really hold.
+		go debug.FreeOSMemory()
+	}
 	a.log.Info("policy loaded", "version", pol.Version, "lists", len(loaded), "profiles", len(cfg.Profiles))
 	return nil
 }
