@@ -368,28 +368,29 @@ type hourKey struct {
 type hourSums struct {
 	queries, blocked int64
 	categories       map[string]int64
-}
-
-type domainKey struct {
-	hourKey
-	domain string
+	// domains is keyed by name alone, so an event's name bytes look it up without being
+	// turned into a string (Go does not allocate for m[string(b)]); only a new name allocates.
+	domains map[string]*domainSums
 }
 
 type domainSums struct{ queries, blocked int64 }
 
 // batch is what one flush interval recorded.
 type batch struct {
-	events    uint64
-	hours     map[hourKey]*hourSums
-	domains   map[domainKey]*domainSums
-	named     int // domains tracked by name, bounded by MaxDomainsPerFlush
+	events  uint64
+	hours   map[hourKey]*hourSums
+	domains int // domain rows across all hours
+	named   int // domains tracked by name, bounded by MaxDomainsPerFlush
+	// last is the hour bucket of the previous event: consecutive events mostly share it.
+	last      *hourSums
+	lastKey   hourKey
 	log       []store.QueryLogEntry
 	statsDone bool
 	logDone   bool
 }
 
 func newBatch() *batch {
-	return &batch{hours: map[hourKey]*hourSums{}, domains: map[domainKey]*domainSums{}}
+	return &batch{hours: map[hourKey]*hourSums{}}
 }
 
 func (b *batch) empty() bool { return b.events == 0 && len(b.log) == 0 }
@@ -402,10 +403,14 @@ func (r *Recorder) add(ev *Event, now int64) {
 		t = now
 	}
 	hk := hourKey{t - mod(t, 3600), ev.Profile, ev.Device}
-	h := b.hours[hk]
-	if h == nil {
-		h = &hourSums{}
-		b.hours[hk] = h
+	h := b.last
+	if h == nil || b.lastKey != hk {
+		h = b.hours[hk]
+		if h == nil {
+			h = &hourSums{domains: map[string]*domainSums{}}
+			b.hours[hk] = h
+		}
+		b.last, b.lastKey = h, hk
 	}
 	h.queries++
 	category := ev.Category
@@ -420,20 +425,36 @@ func (r *Recorder) add(ev *Event, now int64) {
 		h.categories[category]++
 	}
 
-	name := normalizeName(ev.name())
-	dk := domainKey{hk, name}
-	d := b.domains[dk]
+	// Names set with SetName come lowercased from the DNS parser; only Name needs folding.
+	var nb []byte
+	var name string
+	if ev.nameLen > 0 {
+		nb = ev.nameBuf[:ev.nameLen]
+	} else {
+		name = normalizeName(ev.Name)
+	}
+	var d *domainSums
+	if nb != nil {
+		d = h.domains[string(nb)]
+	} else {
+		d = h.domains[name]
+	}
 	if d == nil {
+		key := name
+		if nb != nil {
+			key = string(nb)
+		}
 		if b.named >= r.opt.MaxDomainsPerFlush {
 			r.overflow.Add(1)
-			dk.domain = store.OtherDomain
-			d = b.domains[dk]
+			key = store.OtherDomain
+			d = h.domains[key]
 		} else {
 			b.named++
 		}
 		if d == nil {
 			d = &domainSums{}
-			b.domains[dk] = d
+			h.domains[key] = d
+			b.domains++
 		}
 	}
 	d.queries++
@@ -443,6 +464,9 @@ func (r *Recorder) add(ev *Event, now int64) {
 	b.events++
 
 	if r.opt.QueryLog {
+		if name == "" {
+			name = string(nb)
+		}
 		if len(b.log) >= r.opt.MaxQueryLogPerFlush {
 			r.logDropped.Add(1)
 			return
@@ -524,12 +548,14 @@ func (b *batch) rows() ([]store.StatRow, []store.DomainRow) {
 			Queries: h.queries, Blocked: h.blocked, ByCategory: h.categories,
 		})
 	}
-	domains := make([]store.DomainRow, 0, len(b.domains))
-	for k, d := range b.domains {
-		domains = append(domains, store.DomainRow{
-			Hour: time.Unix(k.hour, 0).UTC(), Profile: k.profile, Device: k.device, Domain: k.domain,
-			Queries: d.queries, Blocked: d.blocked,
-		})
+	domains := make([]store.DomainRow, 0, b.domains)
+	for k, h := range b.hours {
+		for name, d := range h.domains {
+			domains = append(domains, store.DomainRow{
+				Hour: time.Unix(k.hour, 0).UTC(), Profile: k.profile, Device: k.device, Domain: name,
+				Queries: d.queries, Blocked: d.blocked,
+			})
+		}
 	}
 	return rows, domains
 }
