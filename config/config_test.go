@@ -36,6 +36,11 @@ func TestErrorsNameLineAndField(t *testing.T) {
 		{"missing default", "default_profile: nobody\n", []string{"1:", "default_profile", "nobody"}},
 		{"bad upstream", "upstreams: [\"8.8.8.8:53\", \"ftp//x\"]\n", []string{"upstreams[1]"}},
 		{"list without source", "lists:\n  - category: adult\n", []string{"lists[0].source"}},
+		{"port out of range", "dns:\n  listen: [\"127.0.0.1:99999\"]\n", []string{"2:", "port \"99999\""}},
+		{"negative ttl", "cache:\n  max_ttl: -1s\n", []string{"cache:", "negative"}},
+		{"days as duration", "stats:\n  retention: 90d\n", []string{"2:", "2160h"}},
+		{"unsupported upstream", "upstreams: [\"quic://1.1.1.1\"]\n", []string{"upstreams[0]", "unsupported scheme"}},
+		{"safesearch word", "profiles:\n  - id: a\n    safesearch: yes\n", []string{"use all, off"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -71,7 +76,7 @@ func TestExampleConfigsAreValid(t *testing.T) {
 func TestLoadFileRelativeDataDir(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "k.yaml")
-	if err := os.WriteFile(p, []byte("data_dir: data\nprofiles:\n  - id: anna\n    safesearch: all\n"), 0o600); err != nil {
+	if err := os.WriteFile(p, []byte("data_dir: data\nlists:\n  - {category: games, source: games.txt}\n  - {category: adult, source: /abs/adult.txt}\nprofiles:\n  - id: anna\n    safesearch: all\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c, err := LoadFile(p)
@@ -80,6 +85,9 @@ func TestLoadFileRelativeDataDir(t *testing.T) {
 	}
 	if c.DataDir != filepath.Join(dir, "data") {
 		t.Fatalf("data dir %q", c.DataDir)
+	}
+	if c.Lists[0].Source != filepath.Join(dir, "games.txt") || c.Lists[1].Source != "/abs/adult.txt" {
+		t.Fatalf("list sources %q %q", c.Lists[0].Source, c.Lists[1].Source)
 	}
 	if len(c.Profiles[0].SafeSearch) != 5 {
 		t.Fatalf("safesearch all not expanded: %v", c.Profiles[0].SafeSearch)

@@ -260,10 +260,21 @@ func LoadFile(path string) (*Config, error) {
 		}
 		return nil, err
 	}
-	if !filepath.IsAbs(c.DataDir) {
-		// A relative data_dir is relative to the file, not to wherever the daemon was started.
-		c.DataDir = filepath.Join(filepath.Dir(path), c.DataDir)
+	// Relative paths in the file are relative to the file, not to wherever the daemon was
+	// started.
+	rel := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(filepath.Dir(path), p)
 	}
+	c.DataDir = rel(c.DataDir)
+	for i := range c.Lists {
+		if !strings.Contains(c.Lists[i].Source, "://") {
+			c.Lists[i].Source = rel(c.Lists[i].Source)
+		}
+	}
+	c.TLS.CertFile, c.TLS.KeyFile, c.Admin.TokenFile = rel(c.TLS.CertFile), rel(c.TLS.KeyFile), rel(c.Admin.TokenFile)
 	return c, nil
 }
 
@@ -321,6 +332,9 @@ func yamlErrors(err error) error {
 }
 
 func friendlyYAML(m string) string {
+	if strings.Contains(m, "into time.Duration") {
+		return strings.SplitN(m, " into ", 2)[0] + ": want a duration such as 30s, 15m or 24h (90 days is 2160h)"
+	}
 	// "field colour not found in type config.Profile" → "unknown field colour (in profile)"
 	if strings.HasPrefix(m, "field ") && strings.Contains(m, " not found in type ") {
 		name := strings.TrimPrefix(m[:strings.Index(m, " not found")], "field ")

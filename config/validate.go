@@ -90,8 +90,13 @@ func (c *Config) validate() Errors {
 		es = append(es, Error{Field: field, Msg: fmt.Sprintf(format, args...)})
 	}
 	addr := func(field, s string) {
-		if _, _, err := net.SplitHostPort(s); err != nil {
+		_, port, err := net.SplitHostPort(s)
+		if err != nil {
 			add(field, "want host:port, got %s", quote(s))
+			return
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			add(field, "port %s is not a number from 0 to 65535", quote(port))
 		}
 	}
 	oneOf := func(field, v string, allowed ...string) {
@@ -131,7 +136,9 @@ func (c *Config) validate() Errors {
 	if c.Cache.MaxEntries < 0 {
 		add("cache.max_entries", "must not be negative")
 	}
-	if c.Cache.MinTTL > c.Cache.MaxTTL {
+	if c.Cache.MaxTTL < 0 || c.Cache.MinTTL < 0 || c.Cache.NegativeMaxTTL < 0 {
+		add("cache", "TTLs must not be negative")
+	} else if c.Cache.MinTTL > c.Cache.MaxTTL {
 		add("cache.min_ttl", "min_ttl %s is above max_ttl %s", c.Cache.MinTTL, c.Cache.MaxTTL)
 	}
 	for i, a := range c.Access.Allow {
@@ -202,7 +209,9 @@ func (c *Config) validate() Errors {
 			checkName(add, fmt.Sprintf("%s.deny[%d]", f, j), n)
 		}
 		for j, e := range p.SafeSearch {
-			oneOf(fmt.Sprintf("%s.safesearch[%d]", f, j), e, "google", "bing", "duckduckgo", "ecosia", "pixabay")
+			if !slices.Contains([]string{"google", "bing", "duckduckgo", "ecosia", "pixabay"}, e) {
+				add(fmt.Sprintf("%s.safesearch[%d]", f, j), "%s is not an engine: use all, off, or a list of google, bing, duckduckgo, ecosia, pixabay", quote(e))
+			}
 		}
 		oneOf(f+".youtube", p.YouTube, "off", "moderate", "strict")
 		oneOf(f+".block_mode", p.BlockMode, "nxdomain", "null", "address")
@@ -294,6 +303,8 @@ func checkUpstream(s string) error {
 			return fmt.Errorf("not a DoH URL: %s", quote(s))
 		}
 		return nil
+	case strings.Contains(s, "://") && !strings.HasPrefix(s, "tls://") && !strings.HasPrefix(s, "tcp://") && !strings.HasPrefix(s, "udp://"):
+		return fmt.Errorf("unsupported scheme in %s (want udp://, tcp://, tls:// or https://)", quote(s))
 	case strings.HasPrefix(s, "tls://"), strings.HasPrefix(s, "tcp://"), strings.HasPrefix(s, "udp://"):
 		s = s[6:]
 		if i := strings.IndexByte(s, '#'); i >= 0 {

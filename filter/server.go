@@ -61,6 +61,7 @@ type Options struct {
 // Server answers DNS queries with the current Policy.
 type Server struct {
 	o        Options
+	access   atomic.Pointer[[]netip.Prefix]
 	policy   atomic.Pointer[Policy]
 	limiter  *rateLimiter
 	sf       singleflight.Group
@@ -87,6 +88,7 @@ func New(o Options) *Server {
 		o.MaxInflight = 4096
 	}
 	s := &Server{o: o, m: o.Metrics, log: o.Logger, inflight: make(chan struct{}, o.MaxInflight)}
+	s.SetAccess(o.Access)
 	if o.RateLimit > 0 {
 		s.limiter = newRateLimiter(o.RateLimit, o.RateBurst)
 	}
@@ -98,6 +100,12 @@ func (s *Server) SetPolicy(p *Policy) {
 	setEDETexts(p.categories)
 	s.policy.Store(p)
 	s.m.policyVersion.Set(float64(p.Version))
+}
+
+// SetAccess replaces the client access list (reloads apply it without a restart).
+func (s *Server) SetAccess(p []netip.Prefix) {
+	p = append([]netip.Prefix(nil), p...)
+	s.access.Store(&p)
 }
 
 // Policy returns the current snapshot (nil before the first load).
@@ -127,7 +135,7 @@ type clientInfo struct {
 // allowed applies the access list. It runs in the listener, before any parsing.
 func (s *Server) allowed(a netip.Addr) bool {
 	a = a.Unmap()
-	for _, p := range s.o.Access {
+	for _, p := range *s.access.Load() {
 		if p.Contains(a) {
 			return true
 		}

@@ -409,6 +409,11 @@ func TestAccessListRefuses(t *testing.T) {
 	if f.up.queries.Load() != 0 {
 		t.Fatal("refused client reached upstream")
 	}
+	// A reload that changes the access list applies it at once.
+	f.srv.SetAccess([]netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")})
+	if r := f.ask(t, "example.org", dns.TypeA); r.Rcode != dns.RcodeSuccess {
+		t.Fatalf("after SetAccess: %v", r)
+	}
 }
 
 func TestProfileFromServerName(t *testing.T) {

@@ -105,7 +105,7 @@ func (s *Server) guard(rt Route) http.Handler {
 		case Admin:
 			if !s.adminToken(r) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="kidshield admin"`)
-				Error(w, r, s.o.Logger, http.StatusUnauthorized, errors.New("admin token required (Authorization: Bearer TOKEN; see DATA_DIR/admin-token)"))
+				Error(w, r, s.o.Logger, http.StatusUnauthorized, errors.New("admin token missing or wrong (Authorization: Bearer TOKEN; see DATA_DIR/admin-token)"))
 				return
 			}
 		default:
@@ -144,7 +144,9 @@ func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, status int,
 	msg := err.Error()
 	if status >= 500 {
 		log.Error("http error", "ref", ref, "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
-		msg = "internal error"
+	}
+	if status == http.StatusInternalServerError {
+		msg = "internal error" // the detail is for the log only; 503 and 4xx say what is wrong
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/kidshield/kidshield/web"
@@ -44,6 +45,13 @@ func (a *app) appleProfile(w http.ResponseWriter, r *http.Request) {
 		return b.String()
 	}
 	name := "kidshield – " + id
+	if pr := pol.Profile(id); pr.Name != "" {
+		name = "kidshield – " + pr.Name
+	}
+	// Payload identifiers are reverse-DNS: dns.example.org → org.example.dns.
+	labels := strings.Split(host, ".")
+	slices.Reverse(labels)
+	rhost := strings.Join(labels, ".")
 	w.Header().Set("Content-Type", "application/x-apple-aspen-config")
 	w.Header().Set("Content-Disposition", `attachment; filename="kidshield-`+id+`.mobileconfig"`)
 	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?>
@@ -65,5 +73,5 @@ func (a *app) appleProfile(w http.ResponseWriter, r *http.Request) {
   <key>PayloadUUID</key><string>%s</string>
   <key>PayloadVersion</key><integer>1</integer>
 </dict></plist>
-`, esc(url), esc(host), esc(id), uuid("payload:"+id), esc(name), esc(host), uuid("config:"+id))
+`, esc(url), esc(rhost), esc(id), uuid("payload:"+id), esc(name), esc(rhost), uuid("config:"+id))
 }

@@ -11,9 +11,11 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/kidshield/kidshield/config"
+	"github.com/kidshield/kidshield/filter/upstream"
 )
 
 // version is set at build time with -ldflags "-X main.version=…"; otherwise the module version.
@@ -53,8 +55,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "usage: kidshield check-config FILE")
 			return 2
 		}
-		if _, err := config.LoadFile(args[1]); err != nil {
+		c, err := config.LoadFile(args[1])
+		if err != nil {
 			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		// What serve would only find out at start: upstream specs it cannot use, list files
+		// that are not there.
+		bad := false
+		for i, spec := range c.Upstreams {
+			if _, err := upstream.Parse(spec, upstream.Options{}); err != nil {
+				fmt.Fprintf(stderr, "%s: upstreams[%d]: %v\n", args[1], i, err)
+				bad = true
+			}
+		}
+		for i, l := range c.Lists {
+			if !strings.Contains(l.Source, "://") {
+				if _, err := os.Stat(l.Source); err != nil {
+					fmt.Fprintf(stderr, "%s: lists[%d].source: %v\n", args[1], i, err)
+					bad = true
+				}
+			}
+		}
+		if bad {
 			return 1
 		}
 		fmt.Fprintf(stdout, "%s: ok\n", args[1])

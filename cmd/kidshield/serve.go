@@ -394,6 +394,11 @@ func (a *app) swap(cfg *config.Config, loaded map[string]*lists.List) error {
 	if err != nil {
 		return err
 	}
+	access, err := config.Prefixes(cfg.Access.Allow)
+	if err != nil {
+		return err
+	}
+	a.dns.SetAccess(access)
 	a.version++
 	pol.Version = a.version
 	a.dns.SetPolicy(pol)

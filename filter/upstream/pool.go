@@ -26,14 +26,14 @@ type PoolOptions struct {
 
 // UpstreamStatus describes one pool member, for metrics and the admin API.
 type UpstreamStatus struct {
-	Name                string
-	Healthy             bool
-	ConsecutiveFailures int
-	LastError           string // empty if none yet
-	LastErrorAt         time.Time
-	AvgRTT              time.Duration // moving average of successful exchanges
-	Queries             uint64        // exchanges attempted
-	Failures            uint64        // exchanges failed (error, SERVFAIL, REFUSED)
+	Name                string        `json:"name"`
+	Healthy             bool          `json:"healthy"`
+	ConsecutiveFailures int           `json:"consecutive_failures"`
+	LastError           string        `json:"last_error,omitempty"` // empty if none yet
+	LastErrorAt         time.Time     `json:"last_error_at,omitzero"`
+	AvgRTT              time.Duration `json:"avg_rtt_ns"` // moving average of successful exchanges
+	Queries             uint64        `json:"queries"`    // exchanges attempted
+	Failures            uint64        `json:"failures"`   // exchanges failed (error, SERVFAIL, REFUSED)
 }
 
 // RcodeError is the failure of an upstream that answered SERVFAIL or
