@@ -174,8 +174,8 @@ func (b *bench) measureAll(kinds []string) error {
 				res.round = round + 1
 				addCounters(s.r, w, before, scrape(s.metrics))
 				s.r.rounds[w] = append(s.r.rounds[w], res)
-				log.Printf("round %d, %s, %s: %.0f q/s, avg %v, lost %d, %s; other CPU %.2f cores, steal %.2f%s",
-					round+1, w, s.r.name, res.qps, res.avg, res.lost, res.rcodes, res.otherCPU, res.steal, res.note())
+				log.Printf("round %d, %s, %s: %.0f q/s, avg %v, lost %d, %s; server CPU %.2f cores (%.1f µs/query), other CPU %.2f cores, steal %.2f%s",
+					round+1, w, s.r.name, res.qps, res.avg, res.lost, res.rcodes, res.serverCPU, cpuPerQuery(res), res.otherCPU, res.steal, res.note())
 				if s.p.exited() {
 					return fmt.Errorf("%s exited during %s", s.r.name, w)
 				}

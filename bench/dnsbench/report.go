@@ -59,7 +59,7 @@ func cpuPerQuery(x perfResult) float64 {
 }
 
 func ratio(a, b float64) string {
-	if b == 0 {
+	if a == 0 || b == 0 {
 		return "—"
 	}
 	return fmt.Sprintf("%.2f", a/b)
