@@ -257,8 +257,9 @@ func (s *Server) checkCNAMEs(pol *Policy, pr *Profile, targets []string, now tim
 	if len(targets) == 0 {
 		return decision{}, false
 	}
-	block, bedtime, _ := pr.state(now)
-	_ = bedtime // the question name already passed bedtime; its aliases are its content
+	// The question name already passed bedtime; its aliases are its content, so only the
+	// lists (with any open window's categories) apply to them.
+	block, _, _ := pr.state(now)
 	for _, t := range targets {
 		if listHas(pr.allow, []byte(t)) {
 			continue

@@ -403,14 +403,9 @@ func (a *app) swap(cfg *config.Config, loaded map[string]*lists.List) error {
 	pol.Version = a.version
 	a.dns.SetPolicy(pol)
 	a.cfgPtr.Store(cfg)
-	listsChanged := len(loaded) != len(a.current)
-	for n, l := range loaded {
-		if a.current[n] != l {
-			listsChanged = true
-		}
-	}
+	changed := !sameLists(loaded, a.current)
 	a.current = loaded
-	if listsChanged {
+	if changed {
 		// Compiling a list leaves its parse buffers behind as garbage, several times the
 		// compiled size; give it back to the OS now rather than whenever the scavenger gets to
 		// it, so a router's memory reflects what the lists really hold.
@@ -418,6 +413,20 @@ func (a *app) swap(cfg *config.Config, loaded map[string]*lists.List) error {
 	}
 	a.log.Info("policy loaded", "version", pol.Version, "lists", len(loaded), "profiles", len(cfg.Profiles))
 	return nil
+}
+
+// sameLists reports whether two sets of compiled lists are the very same lists: the loader
+// returns the same *List for a list whose source did not change.
+func sameLists(a, b map[string]*lists.List) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for n, l := range a {
+		if b[n] != l {
+			return false
+		}
+	}
+	return true
 }
 
 // refreshLoop re-checks lists whose refresh period passed; only changed lists are recompiled,
@@ -434,18 +443,9 @@ func (a *app) refreshLoop(ctx context.Context) {
 		a.mu.Lock()
 		cfg := a.cfg()
 		loaded, err := a.loader.Load(ctx, cfg.Lists, false)
-		changed := err == nil && len(loaded) == len(a.current)
-		if changed {
-			changed = false
-			for n, l := range loaded {
-				if a.current[n] != l {
-					changed = true
-				}
-			}
-		}
 		if err != nil {
 			a.log.Warn("list refresh failed; keeping the previous lists", "err", err)
-		} else if changed {
+		} else if !sameLists(loaded, a.current) {
 			if err := a.swap(cfg, loaded); err != nil {
 				a.log.Error("policy rebuild failed", "err", err)
 			}
