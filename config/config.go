@@ -33,6 +33,7 @@ type Config struct {
 	Stats          Stats         `yaml:"stats"`
 	Admin          Admin         `yaml:"admin"`
 	Store          Store         `yaml:"store"`
+	Hotline        Hotline       `yaml:"hotline"`
 }
 
 // Log configures structured logging.

@@ -145,6 +145,7 @@ func (c *Config) applyDefaults() {
 	if c.DefaultProfile == "" {
 		c.DefaultProfile = c.Profiles[0].ID
 	}
+	c.Hotline.finish()
 	if c.Stats.Enabled == nil {
 		c.Stats.Enabled = ptr(true)
 	}

@@ -284,6 +284,7 @@ func (c *Config) validate() Errors {
 	if c.Stats.QueueSize < 0 {
 		add("stats.queue_size", "must not be negative")
 	}
+	c.Hotline.validate(add)
 	return es
 }
 
