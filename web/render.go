@@ -30,6 +30,10 @@ type Page struct {
 	OtherLang string
 	Path      string // for the language switch link
 	Data      any
+	// User is the logged-in user (nil on public pages without a session); CSRF is the token
+	// every form of a logged-in page carries in a hidden field named "csrf".
+	User *Principal
+	CSRF string
 }
 
 // LoadViews parses templates/*.html with the layout, for every language.
@@ -71,7 +75,7 @@ func (v *Views) Render(w http.ResponseWriter, r *http.Request, status int, name 
 		other = "vi"
 	}
 	var buf bytes.Buffer
-	if err := t.Execute(&buf, Page{Lang: lang, OtherLang: other, Path: r.URL.Path, Data: data}); err != nil {
+	if err := t.Execute(&buf, v.page(r, lang, other, data)); err != nil {
 		return fmt.Errorf("render %s: %w", name, err)
 	}
 	if q := r.URL.Query().Get("lang"); q == lang {
@@ -96,4 +100,12 @@ func Static() http.Handler {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		fsrv.ServeHTTP(w, r)
 	})
+}
+
+func (v *Views) page(r *http.Request, lang, other string, data any) Page {
+	p := Page{Lang: lang, OtherLang: other, Path: r.URL.Path, Data: data, User: PrincipalFrom(r.Context())}
+	if p.User != nil {
+		p.CSRF = p.User.CSRF
+	}
+	return p
 }

@@ -4,35 +4,164 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
 
-// Access says who may call a route.
-type Access int
+// Access says who may call a route. The zero value denies everyone.
+type Access struct {
+	kind  accessKind
+	roles []Role
+	scope string
+}
+
+type accessKind uint8
 
 const (
-	// Public routes answer anyone (DoH applies its own client access list).
-	Public Access = iota
-	// Metrics routes answer the metrics networks, or the admin token.
-	Metrics
-	// Admin routes need the admin token (Authorization: Bearer).
-	Admin
+	accessNone accessKind = iota
+	accessPublic
+	accessMetrics
+	accessAdminToken
+	accessSession
+	accessToken
 )
 
+var (
+	// Public routes answer anyone (DoH applies its own client access list).
+	Public = Access{kind: accessPublic}
+	// Metrics routes answer the metrics networks, or the admin token.
+	Metrics = Access{kind: accessMetrics}
+	// Admin routes need the admin token (Authorization: Bearer): the machine API of the filter.
+	Admin = Access{kind: accessAdminToken}
+)
+
+// Staff admits a logged-in user (session cookie, second factor done when required) who holds
+// any of roles. Unsafe methods also need the session's CSRF token (form field "csrf" or header
+// X-CSRF-Token).
+func Staff(roles ...Role) Access { return Access{kind: accessSession, roles: roles} }
+
+// Token admits an API token that carries scope (Authorization: Bearer).
+func Token(scope string) Access { return Access{kind: accessToken, scope: scope} }
+
+// Roles returns the roles a Staff route admits.
+func (a Access) Roles() []Role { return a.roles }
+
+// Scope returns the scope a Token route needs.
+func (a Access) Scope() string { return a.scope }
+
 func (a Access) String() string {
-	return [...]string{"public", "metrics", "admin"}[a]
+	switch a.kind {
+	case accessPublic:
+		return "public"
+	case accessMetrics:
+		return "metrics"
+	case accessAdminToken:
+		return "admin"
+	case accessSession:
+		rs := make([]string, len(a.roles))
+		for i, r := range a.roles {
+			rs[i] = string(r)
+		}
+		return "staff(" + strings.Join(rs, ",") + ")"
+	case accessToken:
+		return "token(" + a.scope + ")"
+	}
+	return "none"
+}
+
+// Role is a staff or partner role.
+type Role string
+
+// The roles of HOTLINE.md.
+const (
+	RoleOperator   Role = "operator"   // takes 111 calls, enters reports; never sees media
+	RoleAnalyst    Role = "analyst"    // triages, assesses, classifies, refers
+	RoleSupervisor Role = "supervisor" // second review, approvals, statistics
+	RolePartner    Role = "partner"    // a partner organisation: its own notices only
+	RoleAdmin      Role = "admin"      // accounts, partners, settings
+)
+
+// AllRoles lists every role.
+var AllRoles = []Role{RoleOperator, RoleAnalyst, RoleSupervisor, RolePartner, RoleAdmin}
+
+// Principal is who is calling: a logged-in user or an API token.
+type Principal struct {
+	UserID    int64 // 0 for an API token
+	TokenID   int64 // 0 for a user
+	Login     string
+	Name      string
+	Roles     []Role
+	PartnerID int64 // the partner organisation of a partner user or token
+	Scopes    []string
+	// CSRF is the session's anti-forgery token, put into every form.
+	CSRF string
+	// MFAPending: the password was right but the second factor is not done (or not enrolled)
+	// yet. Such a session reaches only the second-factor pages (Staff routes refuse it).
+	MFAPending bool
+}
+
+// Has reports whether p holds role r.
+func (p *Principal) Has(r Role) bool { return p != nil && slices.Contains(p.Roles, r) }
+
+// HasAny reports whether p holds any of rs.
+func (p *Principal) HasAny(rs ...Role) bool {
+	for _, r := range rs {
+		if p.Has(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// Actor names p in the audit log: "user:ID:login" or "token:ID:name".
+func (p *Principal) Actor() string {
+	switch {
+	case p == nil:
+		return "anonymous"
+	case p.UserID != 0:
+		return "user:" + strconv.FormatInt(p.UserID, 10) + ":" + p.Login
+	default:
+		return "token:" + strconv.FormatInt(p.TokenID, 10) + ":" + p.Name
+	}
+}
+
+// Authenticator finds who is calling. Package auth implements it.
+type Authenticator interface {
+	// Session returns the principal of the request's session cookie, or nil when there is
+	// none (or it expired). It may refresh the session's idle timer.
+	Session(r *http.Request) (*Principal, error)
+	// Token returns the principal of an API token, or nil when the token is unknown or revoked.
+	Token(r *http.Request, token string) (*Principal, error)
+}
+
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// PrincipalFrom returns the caller of a request that passed a Staff or Token route's check, or
+// the logged-in user on any other route (nil when anonymous).
+func PrincipalFrom(ctx context.Context) *Principal {
+	p, _ := ctx.Value(principalKey{}).(*Principal)
+	return p
 }
 
 // Route is one entry of the route table.
@@ -45,7 +174,11 @@ type Route struct {
 
 // Options configures the server.
 type Options struct {
-	AdminToken   string
+	AdminToken string
+	// Auth resolves sessions and API tokens; without it Staff and Token routes refuse everyone.
+	Auth Authenticator
+	// LoginPath is where a browser without a session is sent (with ?next=).
+	LoginPath    string
 	MetricsAllow []netip.Prefix
 	Logger       *slog.Logger
 }
@@ -94,26 +227,122 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) guard(rt Route) http.Handler {
+	h := rt.Handler
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch rt.Access {
-		case Public:
-		case Metrics:
+		// Every state-changing request from a browser must come from our own pages: Go's
+		// cross-origin protection checks Sec-Fetch-Site, then Origin against Host. Non-browser
+		// clients (DoH, API tokens, curl) send neither and pass; Staff routes add a token.
+		if err := crossOrigin.Check(r); err != nil {
+			Error(w, r, s.o.Logger, http.StatusForbidden, errors.New("cross-origin request refused"))
+			return
+		}
+		switch rt.Access.kind {
+		case accessPublic:
+			// Pages that show the login state (the public form's header) see the user.
+			if s.o.Auth != nil {
+				if p, err := s.o.Auth.Session(r); err == nil && p != nil {
+					r = r.WithContext(WithPrincipal(r.Context(), p))
+				}
+			}
+		case accessMetrics:
 			if !s.fromMetricsNet(r) && !s.adminToken(r) {
 				Error(w, r, s.o.Logger, http.StatusForbidden, errors.New("metrics are readable from the configured networks or with the admin token"))
 				return
 			}
-		case Admin:
+		case accessAdminToken:
 			if !s.adminToken(r) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="kidshield admin"`)
 				Error(w, r, s.o.Logger, http.StatusUnauthorized, errors.New("admin token missing or wrong (Authorization: Bearer TOKEN; see DATA_DIR/admin-token)"))
 				return
 			}
+		case accessSession:
+			p, ok := s.session(w, r, rt.Access.roles)
+			if !ok {
+				return
+			}
+			r = r.WithContext(WithPrincipal(r.Context(), p))
+		case accessToken:
+			p, ok := s.apiToken(w, r, rt.Access.scope)
+			if !ok {
+				return
+			}
+			r = r.WithContext(WithPrincipal(r.Context(), p))
 		default:
 			Error(w, r, s.o.Logger, http.StatusForbidden, errors.New("route has no access rule"))
 			return
 		}
-		rt.Handler.ServeHTTP(w, r)
+		h.ServeHTTP(w, r)
 	})
+}
+
+var crossOrigin = http.NewCrossOriginProtection()
+
+// session checks a Staff route: a session, the second factor done, a role, and for unsafe
+// methods the CSRF token. A browser asking for a page is sent to the login page; anything else
+// gets 401 or 403.
+func (s *Server) session(w http.ResponseWriter, r *http.Request, roles []Role) (*Principal, bool) {
+	var p *Principal
+	if s.o.Auth != nil {
+		var err error
+		if p, err = s.o.Auth.Session(r); err != nil {
+			Error(w, r, s.o.Logger, http.StatusInternalServerError, err)
+			return nil, false
+		}
+	}
+	if p == nil || p.MFAPending {
+		if r.Method == http.MethodGet && s.o.LoginPath != "" && wantsHTML(r) {
+			http.Redirect(w, r, s.o.LoginPath+"?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return nil, false
+		}
+		Error(w, r, s.o.Logger, http.StatusUnauthorized, errors.New("log in first"))
+		return nil, false
+	}
+	if !p.HasAny(roles...) {
+		Error(w, r, s.o.Logger, http.StatusForbidden, errors.New("your role does not allow this page"))
+		return nil, false
+	}
+	if !safeMethod(r.Method) {
+		got := r.Header.Get("X-CSRF-Token")
+		if got == "" {
+			got = r.PostFormValue("csrf")
+		}
+		if p.CSRF == "" || subtle.ConstantTimeCompare([]byte(got), []byte(p.CSRF)) != 1 {
+			Error(w, r, s.o.Logger, http.StatusForbidden, errors.New("the form expired or did not come from this site: reload the page and try again"))
+			return nil, false
+		}
+	}
+	return p, true
+}
+
+func (s *Server) apiToken(w http.ResponseWriter, r *http.Request, scope string) (*Principal, bool) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	var p *Principal
+	if ok && tok != "" && s.o.Auth != nil {
+		var err error
+		if p, err = s.o.Auth.Token(r, tok); err != nil {
+			Error(w, r, s.o.Logger, http.StatusInternalServerError, err)
+			return nil, false
+		}
+	}
+	if p == nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="kidshield api"`)
+		Error(w, r, s.o.Logger, http.StatusUnauthorized, errors.New("API token missing, unknown or revoked (Authorization: Bearer TOKEN)"))
+		return nil, false
+	}
+	if !slices.Contains(p.Scopes, scope) {
+		Error(w, r, s.o.Logger, http.StatusForbidden, fmt.Errorf("this API token lacks the scope %q", scope))
+		return nil, false
+	}
+	return p, true
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+func wantsHTML(r *http.Request) bool {
+	a := r.Header.Get("Accept")
+	return a == "" || strings.Contains(a, "text/html")
 }
 
 func (s *Server) fromMetricsNet(r *http.Request) bool {
@@ -148,10 +377,30 @@ func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, status int,
 	if status == http.StatusInternalServerError {
 		msg = "internal error" // the detail is for the log only; 503 and 4xx say what is wrong
 	}
+	if strings.Contains(r.Header.Get("Accept"), "text/html") {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(status)
+		_ = errorPage.Execute(w, map[string]any{"Status": status, "Text": http.StatusText(status), "Msg": msg, "Ref": ref})
+		return
+	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg, "ref": ref})
 }
+
+// errorPage is the page a browser gets: both languages, because an error can come before the
+// language is known, and the reference id to quote to the hotline's administrator.
+var errorPage = template.Must(template.New("error").Parse(`<!DOCTYPE html>
+<html lang="vi"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Status}} {{.Text}}</title><link rel="stylesheet" href="/static/style.css"></head>
+<body><main class="error-page">
+<h1>{{.Status}} {{.Text}}</h1>
+<p>{{.Msg}}</p>
+<p lang="vi">Đã có lỗi. Nếu cần giúp đỡ, hãy gửi mã tham chiếu này cho quản trị viên: <code>{{.Ref}}</code></p>
+<p lang="en">Something went wrong. If you need help, give this reference to the administrator: <code>{{.Ref}}</code></p>
+<p lang="vi">Nếu em đang gặp nguy hiểm, hãy gọi 111 (miễn phí) hoặc Công an 113.</p>
+<p><a href="/">kidshield</a></p>
+</main></body></html>`))
 
 func newRef() string {
 	var b [6]byte

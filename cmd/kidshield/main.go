@@ -30,6 +30,10 @@ const usage = `kidshield: child online protection platform
 Usage:
   kidshield serve [flags]            run the platform (see kidshield serve -h)
   kidshield check-config FILE        validate a configuration file
+  kidshield user add [flags]         create a staff or partner account (see kidshield user -h)
+  kidshield audit verify [flags]     check the audit log's hash chain
+  kidshield keys generate|rotate     make a data key; re-encrypt personal fields with the first key
+  kidshield routes                   print the route table and who may call each route
   kidshield version                  print the version
 `
 
@@ -82,6 +86,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "%s: ok\n", args[1])
 		return 0
+	case "user":
+		return userCmd(args[1:], os.Stdin, stdout, stderr)
+	case "audit":
+		return auditCmd(args[1:], stdout, stderr)
+	case "keys":
+		return keysCmd(args[1:], stdout, stderr)
+	case "routes":
+		return routesCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "kidshield", versionString())
 		return 0

@@ -7,8 +7,11 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"net/http"
+	"path"
 	"sort"
+	"strings"
 )
 
 //go:embed catalog/*.json
@@ -23,18 +26,39 @@ var Languages = []string{"vi", "en"}
 // Catalog maps keys to text in one language.
 type Catalog map[string]string
 
+// catalogs merges catalog/<lang>.json with the per-part files catalog/<part>.<lang>.json, so
+// each part of the platform keeps its texts beside the others without editing one shared file.
+// A key defined twice panics at start (and fails the tests).
 var catalogs = func() map[string]Catalog {
 	out := map[string]Catalog{}
+	names, err := fs.Glob(files, "catalog/*.json")
+	if err != nil {
+		panic(fmt.Sprintf("i18n: %v", err))
+	}
 	for _, l := range Languages {
-		b, err := files.ReadFile("catalog/" + l + ".json")
+		out[l] = Catalog{}
+	}
+	for _, name := range names {
+		base := strings.TrimSuffix(path.Base(name), ".json")
+		lang := base[strings.LastIndexByte(base, '.')+1:]
+		c, ok := out[lang]
+		if !ok {
+			panic(fmt.Sprintf("i18n: %s: unknown language %q", name, lang))
+		}
+		b, err := files.ReadFile(name)
 		if err != nil {
-			panic(fmt.Sprintf("i18n: catalog %s: %v", l, err))
+			panic(fmt.Sprintf("i18n: catalog %s: %v", name, err))
 		}
-		var c Catalog
-		if err := json.Unmarshal(b, &c); err != nil {
-			panic(fmt.Sprintf("i18n: catalog %s: %v", l, err))
+		var part Catalog
+		if err := json.Unmarshal(b, &part); err != nil {
+			panic(fmt.Sprintf("i18n: catalog %s: %v", name, err))
 		}
-		out[l] = c
+		for k, v := range part {
+			if _, dup := c[k]; dup {
+				panic(fmt.Sprintf("i18n: catalog %s: key %q is defined in another %s file too", name, k, lang))
+			}
+			c[k] = v
+		}
 	}
 	return out
 }()
