@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,7 +98,22 @@ func (s *Store) CreateReport(ctx context.Context, nr NewReport) (CreateResult, e
 			}
 		}
 		now := nr.Received.UnixMicro()
-		// Dedup: the oldest open case that already holds one of these URLs.
+		// Dedup: the oldest open case that already holds one of these URLs. On PostgreSQL two
+		// first reports of one URL could otherwise both see no case and open two: a transaction
+		// lock per canonical URL (taken in sorted order, so two reports cannot deadlock)
+		// serialises them. SQLite has one writer and needs none.
+		if s.dialect == DialectPostgres {
+			keys := make([]string, len(nr.URLs))
+			for i, u := range nr.URLs {
+				keys[i] = u.Canonical
+			}
+			slices.Sort(keys)
+			for _, k := range slices.Compact(keys) {
+				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(27507, hashtext($1))`, k); err != nil {
+					return err
+				}
+			}
+		}
 		if len(nr.URLs) > 0 {
 			var p params
 			ph := make([]string, len(nr.URLs))
@@ -119,8 +135,8 @@ func (s *Store) CreateReport(ctx context.Context, nr NewReport) (CreateResult, e
 					newDue = min(due, nr.SLADue.UnixMicro())
 				}
 				if _, err := tx.ExecContext(ctx, `UPDATE cases SET report_count = report_count + 1, priority = $1, sla_due_us = $2,
-					danger_now = CASE WHEN $3 THEN 1 ELSE danger_now END, updated_us = $4, version = version + 1 WHERE id = $5`,
-					newPrio, newDue, nr.DangerNow, now, res.CaseID); err != nil {
+					danger_now = CASE WHEN $3 = 1 THEN 1 ELSE danger_now END, updated_us = $4, version = version + 1 WHERE id = $5`,
+					newPrio, newDue, b2i(nr.DangerNow), now, res.CaseID); err != nil {
 					return err
 				}
 				detail := "report linked"
@@ -148,7 +164,7 @@ func (s *Store) CreateReport(ctx context.Context, nr NewReport) (CreateResult, e
 			err := tx.QueryRowContext(ctx, `INSERT INTO cases (ref, state, priority, harm, age_band, province, channel, platform, danger_now,
 				received_us, sla_due_us, updated_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $10) RETURNING id`,
 				nr.CaseRef, lifecycle.Case.Initial(), nr.Priority, nr.Harm, nr.AgeBand, cleanText(nr.Province), nr.Channel,
-				cleanText(nr.Platform), nr.DangerNow, now, nr.SLADue.UnixMicro()).Scan(&res.CaseID)
+				cleanText(nr.Platform), b2i(nr.DangerNow), now, nr.SLADue.UnixMicro()).Scan(&res.CaseID)
 			if err != nil {
 				return err
 			}
@@ -168,7 +184,7 @@ func (s *Store) CreateReport(ctx context.Context, nr NewReport) (CreateResult, e
 			RETURNING id`,
 			nr.Ref, nr.StatusHash, res.CaseID, final, nr.Channel, now, nr.Language, nr.Harm, nr.ReporterType, nr.AgeBand,
 			cleanText(nr.Province), cleanText(nr.Platform), cleanText(nr.Account), nr.WhereKind, cleanText(nr.When),
-			nr.DangerNow, nr.SelfHarmRisk, nr.Extortion, nr.WantsFeedback, nr.LegalBasis, nr.DescSealed, nr.ContactSealed,
+			b2i(nr.DangerNow), b2i(nr.SelfHarmRisk), b2i(nr.Extortion), b2i(nr.WantsFeedback), nr.LegalBasis, nr.DescSealed, nr.ContactSealed,
 			nr.IPHash, nullID(nr.OperatorID), nullID(nr.TokenID), idem).Scan(&res.ReportID)
 		if err != nil {
 			return err
@@ -194,6 +210,14 @@ func (s *Store) CreateReport(ctx context.Context, nr NewReport) (CreateResult, e
 		return CreateResult{}, fmt.Errorf("store: create report: %w", err)
 	}
 	return res, nil
+}
+
+// b2i stores a flag as 0 or 1: the columns are integers on both backends.
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func nullID(id int64) any {

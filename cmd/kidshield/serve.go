@@ -31,6 +31,7 @@ import (
 	"github.com/kidshield/kidshield/filter/lists"
 	"github.com/kidshield/kidshield/filter/stats"
 	"github.com/kidshield/kidshield/filter/upstream"
+	"github.com/kidshield/kidshield/hotline"
 	"github.com/kidshield/kidshield/store"
 	"github.com/kidshield/kidshield/web"
 )
@@ -134,6 +135,7 @@ type app struct {
 	rec     *stats.Recorder
 	started time.Time
 	views   *web.Views
+	hotline *hotline.Service
 
 	mu      sync.Mutex // serialises reloads
 	cfgPtr  atomic.Pointer[config.Config]
@@ -272,8 +274,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if a.views, err = web.LoadViews(); err != nil {
 		return err
 	}
-	ws := web.New(web.Options{AdminToken: token, MetricsAllow: metricsNets, Logger: a.log})
+	ws := web.New(web.Options{AdminToken: token, MetricsAllow: metricsNets, Logger: a.log, LoginPath: "/login"})
 	a.routes(ws)
+	if *cfg.Hotline.Enabled {
+		hr, err := a.startHotline(runCtx, &bg, clock)
+		if err != nil {
+			return err
+		}
+		ws.Handle(hr...)
+	}
 	var servers []*http.Server
 	if cfg.HTTP.Listen != "" && cfg.HTTP.Listen != "off" {
 		srv := &http.Server{Addr: cfg.HTTP.Listen, Handler: ws, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
