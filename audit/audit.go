@@ -25,6 +25,7 @@ import (
 	"hash"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Record is one row of the audit log as stored.
@@ -42,6 +43,9 @@ type Record struct {
 	PrevHash string // Hash of record Seq-1; "" for the first record
 	Hash     string // Hash(PrevHash, this record)
 }
+
+// Time returns the record's time in UTC.
+func (r Record) Time() time.Time { return time.UnixMicro(r.TimeUS).UTC() }
 
 // domain separates this hash from any other SHA-256 of similar bytes, and versions the
 // encoding: a change of encoding is a new domain.

@@ -100,6 +100,15 @@ func TestAuditChain(t *testing.T) {
 
 		anchor := res.Head()
 
+		// The database refuses changes; an intruder with its credentials drops the triggers.
+		if _, err := s.w.ExecContext(ctx, "UPDATE audit_log SET actor = 'x' WHERE seq = 1"); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Fatalf("update allowed: %v", err)
+		}
+		if _, err := s.w.ExecContext(ctx, "DELETE FROM audit_log WHERE seq = 40"); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Fatalf("delete allowed: %v", err)
+		}
+		dropAuditTriggers(t, s)
+
 		// An edited detail.
 		rawExec(t, s, "UPDATE audit_log SET detail = $1 WHERE seq = 12", `{"i":999}`)
 		wantBreak(t, s, 12, nil)
@@ -151,6 +160,18 @@ func TestAuditChain(t *testing.T) {
 		// The anchor's seq exists again, with another hash: rewritten history.
 		wantBreak(t, s, 40, &anchor)
 	})
+}
+
+// dropAuditTriggers removes the append-only triggers, as an intruder with the database's
+// credentials could, so a test can tamper with the log.
+func dropAuditTriggers(t *testing.T, s *Store) {
+	t.Helper()
+	if s.dialect == DialectPostgres {
+		rawExec(t, s, "DROP TRIGGER audit_log_no_change ON audit_log")
+		return
+	}
+	rawExec(t, s, "DROP TRIGGER audit_log_no_update")
+	rawExec(t, s, "DROP TRIGGER audit_log_no_delete")
 }
 
 func rawExec(t *testing.T, s *Store, q string, args ...any) {

@@ -78,7 +78,7 @@ func auditVerify(ctx context.Context, sf *storeFlags, anchorFile, saveAnchor str
 		res, err = audit.Verify(ctx, next)
 	}
 	if err != nil {
-		if errors.Is(err, audit.ErrBroken) {
+		if errors.Is(err, audit.ErrBroken) && res.HeadSeq > 0 {
 			return fmt.Errorf("%w (records 1 to %d are intact)", err, res.HeadSeq)
 		}
 		return err

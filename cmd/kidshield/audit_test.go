@@ -44,6 +44,11 @@ func TestAuditVerifyCommand(t *testing.T) {
 		}
 		return out.String()
 	}
+	if _, err := db.Exec(`DELETE FROM audit_log`); err == nil || !strings.Contains(err.Error(), "append-only") {
+		t.Fatalf("delete allowed: %v", err)
+	}
+	sqlx(`DROP TRIGGER audit_log_no_update`)
+	sqlx(`DROP TRIGGER audit_log_no_delete`)
 	anchor := filepath.Join(t.TempDir(), "anchor")
 	verify(0, "audit log ok: 20 records, head 20 ", "--save-anchor", anchor)
 	if b, _ := os.ReadFile(anchor); !strings.HasPrefix(string(b), "20 ") {

@@ -36,12 +36,12 @@ func (a *app) startHotline(ctx context.Context, bg *sync.WaitGroup, clock func()
 	})
 	routes := ui.New(a.hotline, a.views, a.log).Routes()
 	bg.Add(1)
-	go func() { defer bg.Done(); a.hotlineJobs(ctx) }()
+	go func() { defer bg.Done(); a.hotlineJobs(ctx, clock) }()
 	return routes, nil
 }
 
 // hotlineJobs runs the hotline's periodic work: the retention purge.
-func (a *app) hotlineJobs(ctx context.Context) {
+func (a *app) hotlineJobs(ctx context.Context, clock func() time.Time) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	var lastPurge time.Time
@@ -49,7 +49,7 @@ func (a *app) hotlineJobs(ctx context.Context) {
 		h := a.cfg().Hotline
 		if time.Since(lastPurge) >= h.Retention.Every {
 			lastPurge = time.Now()
-			if res, err := a.st.PurgeHotline(ctx, time.Now(), h.Retention); err != nil {
+			if res, err := a.st.PurgeHotline(ctx, clock(), h.Retention); err != nil {
 				if ctx.Err() == nil {
 					a.log.Warn("hotline purge failed", "err", err)
 				}

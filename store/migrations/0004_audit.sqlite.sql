@@ -14,3 +14,16 @@ CREATE TABLE audit_log (
     hash      TEXT    NOT NULL
 );
 CREATE INDEX audit_log_object ON audit_log (object, seq);
+CREATE INDEX audit_log_actor ON audit_log (actor, seq);
+CREATE INDEX audit_log_time ON audit_log (time_us);
+-- Defence in depth: the application never updates or deletes a record. Someone with write
+-- access to the file can drop these triggers; the hash chain (and an anchor kept elsewhere)
+-- is what detects that.
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'audit_log is append-only');
+END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'audit_log is append-only');
+END;
