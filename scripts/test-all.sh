@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of kidshield on a fresh Debian 12 machine with Go: installs with apt-get what
-# the tests need (dig, kdig, Unbound, PostgreSQL), starts a throwaway PostgreSQL cluster, then
+# the tests need (dig, kdig, Unbound, PostgreSQL, Chromium and fonts with Vietnamese glyphs for
+# the browser tests), starts a throwaway PostgreSQL cluster, then
 # runs gofmt, go vet, and go test -race over the whole module (storage suite on SQLite and
 # PostgreSQL, end-to-end tests that drive the real binary with dig and kdig, and a short run of
 # every fuzz target). Usage: scripts/test-all.sh   (FUZZTIME=10s to fuzz longer)
@@ -12,6 +13,8 @@ command -v dig >/dev/null || need+=(bind9-dnsutils)
 command -v kdig >/dev/null || need+=(knot-dnsutils)
 command -v unbound >/dev/null || need+=(unbound)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v chromium >/dev/null || need+=(chromium)
+dpkg -s fonts-noto-core >/dev/null 2>&1 || need+=(fonts-noto-core)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi

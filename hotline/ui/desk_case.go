@@ -1,0 +1,474 @@
+package ui
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kidshield/kidshield/hotline"
+	"github.com/kidshield/kidshield/hotline/canon"
+	"github.com/kidshield/kidshield/hotline/lifecycle"
+	"github.com/kidshield/kidshield/hotline/taxonomy"
+	"github.com/kidshield/kidshield/store"
+	"github.com/kidshield/kidshield/web"
+	"github.com/kidshield/kidshield/web/i18n"
+)
+
+// deskCaseOpts is what a case page shows beyond the default text-only view.
+type deskCaseOpts struct {
+	status  int
+	contact bool  // reporters' contact details (audited by CaseView)
+	reveal  int64 // the attachment whose image is put into the page
+	flash   string
+	errors  []string
+	drafts  deskDrafts
+}
+
+// deskDrafts keeps what an analyst typed when an action failed (a conflict, a field error), so
+// the fresh page does not lose it.
+type deskDrafts struct {
+	Note     string
+	MoveNote string
+	Evidence deskEvidenceForm
+}
+
+type deskEvidenceForm struct {
+	URL, FinalURL, HTTPStatus, SHA256, PDQ, ContentType, Note string
+}
+
+type deskReport struct {
+	hotline.ReportView
+	N           int       // 1, 2, ... in the order received
+	Received    time.Time // local
+	Attachments []deskAttachment
+}
+
+type deskAttachment struct {
+	ID       int64
+	Revealed bool
+}
+
+// deskEntry is one line of the history: a case event, or evidence recorded on the case.
+type deskEntry struct {
+	Time     time.Time // local
+	Actor    string
+	Kind     string // label
+	From, To string // state keys of a transition
+	Detail   string
+	Note     string
+	Evidence *store.Evidence
+}
+
+type deskStaff struct {
+	ID   int64
+	Name string
+}
+
+type deskCaseData struct {
+	Case      *store.Case
+	Stage     string
+	Next      []string
+	SLA       deskSLA
+	Target    string // the configured SLA of the case's priority
+	Received  time.Time
+	Reports   []deskReport
+	URLs      []store.ReportURL
+	History   []deskEntry
+	Evidence  []store.Evidence
+	AnyMedia  bool
+	Contacts  bool // some report has contact details
+	Shown     bool // they are shown now
+	Exposures int  // screenshots this analyst opened today
+	Flash     string
+	Errors    []string
+	Drafts    deskDrafts
+	Staff     []deskStaff
+	Me        int64
+	Harms     []taxonomy.Harm
+	Flags     []string
+	FlagSet   map[string]bool
+	AgeBands  []string
+	Severity  []int
+	Prios     []int
+}
+
+func (u *UI) deskCase(w http.ResponseWriter, r *http.Request) {
+	u.deskShowCase(w, r, deskCaseOpts{})
+}
+
+// deskCaseContact shows the page with reporters' contact details: a POST, so the step is
+// deliberate and cannot be a prefetched link; CaseView records it in the audit log.
+func (u *UI) deskCaseContact(w http.ResponseWriter, r *http.Request) {
+	u.deskShowCase(w, r, deskCaseOpts{contact: true})
+}
+
+// deskCaseReveal puts one screenshot into the page (still blurred and grey until the analyst
+// unblurs it). Its GET is what opens the sealed bytes, and is audited: the exposure count.
+func (u *UI) deskCaseReveal(w http.ResponseWriter, r *http.Request) {
+	att, err := strconv.ParseInt(r.FormValue("att"), 10, 64)
+	if err != nil || att <= 0 {
+		web.Error(w, r, u.log, http.StatusBadRequest, errors.New("which screenshot? (att)"))
+		return
+	}
+	u.deskShowCase(w, r, deskCaseOpts{reveal: att})
+}
+
+func (u *UI) deskShowCase(w http.ResponseWriter, r *http.Request, o deskCaseOpts) {
+	id, ok := pathID(r, "id")
+	if !ok {
+		u.fail(w, r, store.ErrNotFound)
+		return
+	}
+	ctx := r.Context()
+	p := web.PrincipalFrom(ctx)
+	by := actor(r)
+	v, err := u.svc.CaseView(ctx, by, id, o.contact)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	cat := deskCat(r)
+	now := u.svc.Now()
+	c := v.Case
+	d := deskCaseData{Case: c, Stage: v.Stage, Next: v.Next, URLs: v.URLs, Evidence: v.Evidence, Received: deskLocal(c.Received),
+		SLA:   deskSLAOf(cat, c.SLADue, now, c.Assessed, lifecycle.CaseOpen(c.State) && c.State != lifecycle.CaseResolved),
+		Flash: o.flash, Errors: o.errors, Drafts: o.drafts, Me: p.UserID, Harms: taxonomy.Harms, Flags: taxonomy.Flags,
+		FlagSet: map[string]bool{}, AgeBands: taxonomy.AgeBands, Severity: []int{0, 1, 2, 3, 4, 5}, Prios: []int{0, 1, 2, 3, 4}}
+	if cfg := u.svc.Config(); cfg != nil {
+		d.Target = deskDuration(cat, cfg.SLA.For(c.Priority))
+	}
+	for _, f := range c.Flags {
+		d.FlagSet[f] = true
+	}
+	revealed := false
+	for _, rv := range v.Reports {
+		dr := deskReport{ReportView: rv, N: len(d.Reports) + 1, Received: deskLocal(rv.Received)}
+		for _, a := range rv.AttachmentIDs {
+			dr.Attachments = append(dr.Attachments, deskAttachment{ID: a, Revealed: a == o.reveal})
+			revealed = revealed || a == o.reveal
+			d.AnyMedia = true
+		}
+		d.Contacts = d.Contacts || rv.HasContact
+		d.Shown = d.Shown || rv.ContactShown
+		d.Reports = append(d.Reports, dr)
+	}
+	if o.reveal != 0 && !revealed {
+		u.fail(w, r, fmt.Errorf("attachment %d is not in case %d: %w", o.reveal, id, store.ErrNotFound))
+		return
+	}
+	st := u.svc.Store()
+	users, err := st.Users(ctx)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	names := map[string]string{}
+	for _, us := range users {
+		names[fmt.Sprintf("user %d", us.ID)] = us.Name
+		staff := slices.Contains(us.Roles, string(web.RoleAnalyst)) || slices.Contains(us.Roles, string(web.RoleSupervisor))
+		if staff && !us.Disabled {
+			name := us.Name
+			if name == "" {
+				name = us.Login
+			}
+			d.Staff = append(d.Staff, deskStaff{ID: us.ID, Name: name})
+		}
+	}
+	for _, e := range v.Events {
+		en := deskEntry{Time: deskLocal(e.Time), Actor: e.ActorName, Kind: deskT(cat, "desk.event."+e.Kind, e.Kind), Detail: e.Detail, Note: e.Note}
+		switch e.Kind {
+		case "transition":
+			en.From, en.To = e.From, e.To
+		case "created":
+			// The store writes "channel web": show the channel's name.
+			if ch, ok := strings.CutPrefix(e.Detail, "channel "); ok {
+				en.Detail = deskT(cat, "channel."+ch, ch)
+			}
+		case "report_linked":
+			// "report linked" or "report linked; priority P2 → P1": the kind says the first part.
+			_, rest, _ := strings.Cut(e.Detail, "; ")
+			if p, ok := strings.CutPrefix(rest, "priority "); ok {
+				rest = fmt.Sprintf(cat.T("desk.event.priority_raised"), p)
+			}
+			en.Detail = rest
+		}
+		if e.Kind == "assign" {
+			if n, ok := names[e.Detail]; ok {
+				en.Detail = n
+			} else if e.Detail == "user 0" {
+				en.Detail = cat.T("desk.assign.nobody")
+			}
+		}
+		if en.Actor == "" {
+			en.Actor = cat.T("desk.actor.system")
+			if e.Kind == "reporter_info" {
+				en.Actor = cat.T("desk.actor.reporter")
+			}
+		}
+		d.History = append(d.History, en)
+	}
+	for i := range v.Evidence {
+		e := &v.Evidence[i]
+		e.Captured = deskLocal(e.Captured)
+		d.History = append(d.History, deskEntry{Time: e.Captured, Kind: cat.T("desk.event.evidence"), Evidence: e})
+	}
+	sort.SliceStable(d.History, func(i, j int) bool { return d.History[i].Time.Before(d.History[j].Time) })
+	if d.AnyMedia {
+		// Welfare: how many screenshots this analyst opened today, shown beside the reveal
+		// buttons so nobody drifts past their limit unnoticed.
+		y, m, dd := deskLocal(now).Date()
+		recs, err := st.AuditList(ctx, store.AuditFilter{Actor: by.Label, Action: "attachment.view", Since: time.Date(y, m, dd, 0, 0, 0, 0, deskZone), Limit: 1000})
+		if err != nil {
+			u.fail(w, r, err)
+			return
+		}
+		d.Exposures = len(recs)
+	}
+	if o.status == 0 {
+		o.status = http.StatusOK
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	u.render(w, r, o.status, "desk_case", d)
+}
+
+// deskForm reads a case action's version and path id; a missing version is a form from before
+// optimistic locking or a hand-made request: both are refused rather than applied blindly.
+func deskForm(w http.ResponseWriter, r *http.Request, u *UI) (id, version int64, ok bool) {
+	id, ok = pathID(r, "id")
+	if !ok {
+		u.fail(w, r, store.ErrNotFound)
+		return 0, 0, false
+	}
+	version, err := strconv.ParseInt(r.PostFormValue("version"), 10, 64)
+	if err != nil || version <= 0 {
+		web.Error(w, r, u.log, http.StatusBadRequest, errors.New("the form lacks the case version: reload the page"))
+		return 0, 0, false
+	}
+	return id, version, true
+}
+
+// deskChange applies a change and answers: back to the case page on success (so a reload does
+// not repeat it); the fresh page with the reason on a conflict, a refused transition or a field
+// error, keeping what was typed.
+func (u *UI) deskChange(w http.ResponseWriter, r *http.Request, id int64, ch hotline.Change, drafts deskDrafts) {
+	_, err := u.svc.ChangeCase(r.Context(), actor(r), id, ch)
+	if err == nil {
+		http.Redirect(w, r, fmt.Sprintf("/desk/cases/%d", id), http.StatusSeeOther)
+		return
+	}
+	u.deskActionFailed(w, r, err, drafts)
+}
+
+func (u *UI) deskActionFailed(w http.ResponseWriter, r *http.Request, err error, drafts deskDrafts) {
+	cat := deskCat(r)
+	var verr hotline.ValidationError
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		u.deskShowCase(w, r, deskCaseOpts{status: http.StatusConflict, flash: cat.T("desk.conflict"), drafts: drafts})
+	case isTransition(err):
+		u.deskShowCase(w, r, deskCaseOpts{status: http.StatusConflict, flash: deskTransitionText(cat, err), drafts: drafts})
+	case errors.As(err, &verr):
+		u.deskShowCase(w, r, deskCaseOpts{status: http.StatusUnprocessableEntity, errors: deskFieldErrors(cat, verr), drafts: drafts})
+	default:
+		u.fail(w, r, err)
+	}
+}
+
+// deskTransitionText is a refused transition in the analyst's language, with the steps that
+// are allowed from where the case is.
+func deskTransitionText(cat i18n.Catalog, err error) string {
+	var te *lifecycle.TransitionError
+	if !errors.As(err, &te) {
+		return fmt.Sprintf(cat.T("desk.err.transition_other"), transitionReason(err).Error())
+	}
+	label := func(s string) string { return deskT(cat, "state."+s, s) }
+	if len(te.Allowed) == 0 {
+		return fmt.Sprintf(cat.T("desk.err.transition_final"), label(te.From), label(te.To))
+	}
+	allowed := make([]string, len(te.Allowed))
+	for i, s := range te.Allowed {
+		allowed[i] = label(s)
+	}
+	return fmt.Sprintf(cat.T("desk.err.transition"), label(te.From), label(te.To), strings.Join(allowed, ", "))
+}
+
+// deskFieldErrors words field errors for the page: "Field: problem", the field named as the
+// form labels it ("urls[2]" is the links field).
+func deskFieldErrors(cat i18n.Catalog, verr hotline.ValidationError) []string {
+	out := make([]string, 0, len(verr))
+	for _, e := range verr {
+		msg := deskT(cat, e.Key, e.Msg)
+		field, _, _ := strings.Cut(e.Field, "[")
+		if label := deskT(cat, "desk.field."+field, ""); label != "" {
+			msg = label + ": " + msg
+		}
+		out = append(out, msg)
+	}
+	return out
+}
+
+func (u *UI) deskCaseTransition(w http.ResponseWriter, r *http.Request) {
+	id, version, ok := deskForm(w, r, u)
+	if !ok {
+		return
+	}
+	to := r.PostFormValue("to")
+	note := r.PostFormValue("note")
+	u.deskChange(w, r, id, hotline.Change{Version: version, To: to, Note: note}, deskDrafts{MoveNote: note})
+}
+
+func (u *UI) deskCaseAssign(w http.ResponseWriter, r *http.Request) {
+	id, version, ok := deskForm(w, r, u)
+	if !ok {
+		return
+	}
+	var who int64
+	switch a := strings.TrimSpace(r.PostFormValue("assignee")); a {
+	case "me":
+		who = web.PrincipalFrom(r.Context()).UserID
+	case "", "0":
+	default:
+		n, err := strconv.ParseInt(a, 10, 64)
+		if err == nil && n > 0 {
+			_, err = u.svc.Store().UserByID(r.Context(), n)
+		}
+		if err != nil || n <= 0 {
+			u.deskActionFailed(w, r, hotline.ValidationError{{Field: "assignee", Key: "desk.err.assignee", Msg: "no such user"}}, deskDrafts{})
+			return
+		}
+		who = n
+	}
+	u.deskChange(w, r, id, hotline.Change{Version: version, Assign: &who}, deskDrafts{})
+}
+
+func (u *UI) deskCaseClassify(w http.ResponseWriter, r *http.Request) {
+	id, version, ok := deskForm(w, r, u)
+	if !ok {
+		return
+	}
+	num := func(name string, def int) int {
+		n, err := strconv.Atoi(strings.TrimPrefix(r.PostFormValue(name), "P"))
+		if err != nil {
+			return def
+		}
+		return n
+	}
+	k := &store.Classification{Harm: r.PostFormValue("harm"), Severity: num("severity", -1), Legal: strings.TrimSpace(r.PostFormValue("legal")),
+		AgeBand: r.PostFormValue("age_band"), Priority: num("priority", -1)}
+	for _, f := range r.PostForm["flags"] {
+		if !slices.Contains(k.Flags, f) {
+			k.Flags = append(k.Flags, f)
+		}
+	}
+	u.deskChange(w, r, id, hotline.Change{Version: version, Classify: k}, deskDrafts{})
+}
+
+func (u *UI) deskCaseNote(w http.ResponseWriter, r *http.Request) {
+	id, version, ok := deskForm(w, r, u)
+	if !ok {
+		return
+	}
+	note := r.PostFormValue("note")
+	if strings.TrimSpace(note) == "" {
+		u.deskActionFailed(w, r, hotline.ValidationError{{Field: "note", Key: "desk.err.note_empty", Msg: "the note is empty"}}, deskDrafts{})
+		return
+	}
+	u.deskChange(w, r, id, hotline.Change{Version: version, Note: note, Kind: "note"}, deskDrafts{Note: note})
+}
+
+func (u *UI) deskCaseEvidence(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(r, "id")
+	if !ok {
+		u.fail(w, r, store.ErrNotFound)
+		return
+	}
+	f := deskEvidenceForm{URL: r.PostFormValue("url"), FinalURL: r.PostFormValue("final_url"), HTTPStatus: r.PostFormValue("http_status"),
+		SHA256: r.PostFormValue("sha256"), PDQ: r.PostFormValue("pdq"), ContentType: r.PostFormValue("content_type"), Note: r.PostFormValue("note")}
+	e, verr := deskParseEvidence(f)
+	if len(verr) > 0 {
+		u.deskActionFailed(w, r, verr, deskDrafts{Evidence: f})
+		return
+	}
+	e.CaseID = id
+	if _, err := u.svc.Store().CaseByID(r.Context(), id); err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	if _, err := u.svc.AddEvidence(r.Context(), actor(r), e); err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/desk/cases/%d#evidence", id), http.StatusSeeOther)
+}
+
+// deskParseEvidence checks an evidence form: a link that canon can read, an HTTP status, and
+// hashes in their hex form (PDQ: 256 bits). Nothing here is a file: media never enters.
+func deskParseEvidence(f deskEvidenceForm) (store.Evidence, hotline.ValidationError) {
+	var verr hotline.ValidationError
+	e := store.Evidence{URL: strings.TrimSpace(f.URL), FinalURL: strings.TrimSpace(f.FinalURL), SHA256: strings.ToLower(strings.TrimSpace(f.SHA256)),
+		PDQ: strings.ToLower(strings.TrimSpace(f.PDQ)), ContentType: strings.TrimSpace(f.ContentType), Note: strings.TrimSpace(f.Note), Source: "analyst"}
+	for _, u := range []struct{ field, v string }{{"url", e.URL}, {"final_url", e.FinalURL}} {
+		if u.v == "" && u.field == "final_url" {
+			continue
+		}
+		if _, err := canon.URL(u.v); err != nil {
+			verr = append(verr, hotline.FieldError{Field: u.field, Key: "desk.err.evidence_url", Msg: err.Error()})
+		}
+	}
+	if s := strings.TrimSpace(f.HTTPStatus); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 100 || n > 599 {
+			verr = append(verr, hotline.FieldError{Field: "http_status", Key: "desk.err.http_status", Msg: "an HTTP status is 100 to 599"})
+		}
+		e.HTTPStatus = n
+	}
+	hexOf := func(field, v string) {
+		if v == "" {
+			return
+		}
+		if b, err := hex.DecodeString(v); err != nil || len(b) != 32 {
+			verr = append(verr, hotline.FieldError{Field: field, Key: "desk.err.hash", Msg: "64 hexadecimal digits"})
+		}
+	}
+	hexOf("sha256", e.SHA256)
+	hexOf("pdq", e.PDQ)
+	if len(e.ContentType) > 200 || len([]rune(e.Note)) > 2000 {
+		verr = append(verr, hotline.FieldError{Field: "note", Key: "desk.err.too_long", Msg: "too long"})
+	}
+	return e, verr
+}
+
+// deskAttachment serves one screenshot to an analyst: opened and audited by the service, never
+// cached, only as an image type the intake produced.
+func (u *UI) deskAttachment(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(r, "id")
+	if !ok {
+		u.fail(w, r, store.ErrNotFound)
+		return
+	}
+	a, data, err := u.svc.Attachment(r.Context(), actor(r), id)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Cross-Origin-Resource-Policy", "same-origin")
+	ct := a.ContentType
+	disp := "inline"
+	if ct != "image/png" && ct != "image/jpeg" {
+		// Intake stores only re-encoded PNG and JPEG; anything else is not rendered here.
+		ct, disp = "application/octet-stream", "attachment"
+	}
+	h.Set("Content-Type", ct)
+	h.Set("Content-Disposition", fmt.Sprintf("%s; filename=\"attachment-%d\"", disp, a.ID))
+	h.Set("Content-Length", strconv.Itoa(len(data)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(data)
+}
