@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/kidshield/kidshield/hotline/lifecycle"
 	"github.com/kidshield/kidshield/hotline/taxonomy"
@@ -155,8 +156,22 @@ func (s *Service) ChangeCase(ctx context.Context, by Actor, id int64, ch Change)
 	if err != nil {
 		return nil, err
 	}
+	var due time.Time
+	if ch.Classify != nil {
+		// A raised priority brings the SLA due time forward (received + the new target); a
+		// lowered one keeps the earlier due time: nobody gets more time by reclassifying.
+		c, err := s.o.Store.CaseByID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if ch.Classify.Priority < c.Priority {
+			if d := c.Received.Add(s.o.Config().SLA.For(ch.Classify.Priority)); d.Before(c.SLADue) {
+				due = d
+			}
+		}
+	}
 	return s.o.Store.ChangeCase(ctx, id, store.CaseChange{ActorID: by.UserID, Actor: by.Label, Version: ch.Version, To: ch.To,
-		Assign: ch.Assign, Classify: ch.Classify, NoteSealed: sealed, Kind: ch.Kind, Detail: ch.Detail, Time: s.o.Now()})
+		Assign: ch.Assign, Classify: ch.Classify, NoteSealed: sealed, Kind: ch.Kind, Detail: ch.Detail, Time: s.o.Now(), SLADue: due})
 }
 
 // AddEvidence records what an analyst saw at a URL (hashes and metadata only).

@@ -147,3 +147,31 @@ func TestStatusAndAddInfo(t *testing.T) {
 		t.Errorf("last event %+v", last)
 	}
 }
+
+func TestReclassifyRaisesSLA(t *testing.T) {
+	svc, st := testService(t)
+	ctx := t.Context()
+	rc, err := svc.Submit(ctx, Submission{Channel: "web", Language: "vi", Harm: "HARM.ADULT", Description: "trang web người lớn"}, Actor{Label: "anonymous"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := st.ReportByRef(ctx, rc.Ref)
+	before, _ := st.CaseByID(ctx, r.CaseID)
+	if before.Priority != 3 {
+		t.Fatalf("P%d", before.Priority)
+	}
+	c, err := svc.ChangeCase(ctx, Actor{UserID: 1, Label: "user:1:a"}, r.CaseID, Change{Classify: &store.Classification{Harm: "CSE.CSAM", Priority: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := before.Received.Add(svc.Config().SLA.P1); !c.SLADue.Equal(want) {
+		t.Errorf("due %v after raising to P1, want %v", c.SLADue, want)
+	}
+	c, err = svc.ChangeCase(ctx, Actor{UserID: 1, Label: "user:1:a"}, r.CaseID, Change{Classify: &store.Classification{Harm: "OTHER", Priority: 4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := before.Received.Add(svc.Config().SLA.P1); !c.SLADue.Equal(want) {
+		t.Errorf("due %v after lowering, want it kept at %v", c.SLADue, want)
+	}
+}

@@ -567,6 +567,8 @@ type CaseChange struct {
 	// Detail is a short non-personal text for the history ("referred to A05").
 	Detail string
 	Time   time.Time
+	// SLADue, when set with Classify, replaces the due time (a raised priority brings it forward).
+	SLADue time.Time
 }
 
 // ChangeCase applies ch to a case: the one place where a case changes state. The transition is
@@ -638,6 +640,9 @@ func (s *Store) ChangeCase(ctx context.Context, id int64, ch CaseChange) (*Case,
 				"age_band = "+p.add(k.AgeBand), "flags = "+p.add(strings.Join(k.Flags, ",")), "priority = "+p.add(k.Priority))
 			if k.Priority != c.Priority {
 				detail["priority"] = k.Priority
+			}
+			if !ch.SLADue.IsZero() {
+				sets = append(sets, "sla_due_us = "+p.add(ch.SLADue.UnixMicro()))
 			}
 			detail["harm"] = k.Harm
 			text := fmt.Sprintf("%s, severity %d, P%d", k.Harm, k.Severity, k.Priority)
