@@ -45,6 +45,11 @@ type Options struct {
 	ClientKey []byte
 	Now       func() time.Time
 	Logger    *slog.Logger
+	// OnListChange is called after every commit that changes which network-list entries block
+	// (approve, delist, disable...), so the filter can reload within seconds.
+	OnListChange func()
+	// NoticeSigner signs takedown notices (LoadNoticeSigner); without it notices cannot be sent.
+	NoticeSigner *NoticeSigner
 }
 
 // Service is the hotline's domain API: every page, the JSON API and the jobs go through it.

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kidshield/kidshield/auth"
 	"github.com/kidshield/kidshield/config"
 	"github.com/kidshield/kidshield/hotline"
 	"github.com/kidshield/kidshield/hotline/ui"
@@ -20,33 +21,51 @@ import (
 // startHotline builds the hotline's service and pages, and starts its jobs on bg. The hotline
 // shares the process's store and web server with the filter: a domain an analyst confirms is
 // compiled into the filter's policy in the same process.
-func (a *app) startHotline(ctx context.Context, bg *sync.WaitGroup, clock func() time.Time) ([]web.Route, error) {
+func (a *app) startHotline(ctx context.Context, bg *sync.WaitGroup, clock func() time.Time) (*auth.Manager, []web.Route, error) {
 	cfg := a.cfg()
 	keys, err := seal.Load(cfg.Hotline, cfg.DataDir)
 	if err != nil {
-		return nil, fmt.Errorf("hotline data keys: %w", err)
+		return nil, nil, fmt.Errorf("hotline data keys: %w", err)
 	}
 	clientKey, err := secretFile(filepath.Join(cfg.DataDir, "client-hash-key"), 32)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	signer, err := hotline.LoadNoticeSigner(cfg.DataDir, "")
+	if err != nil {
+		return nil, nil, fmt.Errorf("notice signing key: %w", err)
+	}
+	am, err := auth.New(auth.Options{Store: a.st, Config: cfg.Hotline.Auth, Sealer: keys, Logger: a.log, Now: clock, Issuer: "kidshield"})
+	if err != nil {
+		return nil, nil, err
 	}
 	a.hotline = hotline.New(hotline.Options{
 		Store: a.st, Sealer: keys, ClientKey: clientKey, Now: clock, Logger: a.log,
-		Config: func() *config.Hotline { return &a.cfg().Hotline },
+		Config:       func() *config.Hotline { return &a.cfg().Hotline },
+		OnListChange: a.netListChanged, NoticeSigner: signer,
 	})
-	routes := ui.New(a.hotline, a.views, a.log).Routes()
-	bg.Add(1)
-	go func() { defer bg.Done(); a.hotlineJobs(ctx, clock) }()
-	return routes, nil
+	routes := append(am.Routes(a.views), ui.New(a.hotline, a.views, a.log).Routes()...)
+	bg.Add(2)
+	go func() { defer bg.Done(); a.hotlineJobs(ctx, clock, am) }()
+	go func() { defer bg.Done(); a.watchNetList(ctx) }()
+	return am, routes, nil
 }
 
-// hotlineJobs runs the hotline's periodic work: the retention purge.
-func (a *app) hotlineJobs(ctx context.Context, clock func() time.Time) {
+// hotlineJobs runs the hotline's periodic work: overdue notices and reminders every minute,
+// the retention purge as configured.
+func (a *app) hotlineJobs(ctx context.Context, clock func() time.Time, am *auth.Manager) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	var lastPurge time.Time
 	for {
 		h := a.cfg().Hotline
+		if overdue, reminded, err := a.hotline.NoticeSweep(ctx, clock()); err != nil {
+			if ctx.Err() == nil {
+				a.log.Warn("notice sweep failed", "err", err)
+			}
+		} else if overdue+reminded > 0 {
+			a.log.Info("notices overdue", "new_overdue", overdue, "reminders_due", reminded)
+		}
 		if time.Since(lastPurge) >= h.Retention.Every {
 			lastPurge = time.Now()
 			if res, err := a.st.PurgeHotline(ctx, clock(), h.Retention); err != nil {
@@ -55,6 +74,9 @@ func (a *app) hotlineJobs(ctx context.Context, clock func() time.Time) {
 				}
 			} else {
 				a.log.Debug("hotline purge", "result", fmt.Sprintf("%+v", res))
+			}
+			if _, err := am.PurgeSessions(ctx); err != nil && ctx.Err() == nil {
+				a.log.Warn("session purge failed", "err", err)
 			}
 		}
 		select {

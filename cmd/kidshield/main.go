@@ -30,10 +30,9 @@ const usage = `kidshield: child online protection platform
 Usage:
   kidshield serve [flags]            run the platform (see kidshield serve -h)
   kidshield check-config FILE        validate a configuration file
-  kidshield user add [flags]         create a staff or partner account (see kidshield user -h)
+  kidshield user add|list [flags]    create or list staff and partner accounts (kidshield user -h)
   kidshield audit verify [flags]     check the audit log's hash chain
   kidshield keys generate|rotate     make a data key; re-encrypt personal fields with the first key
-  kidshield routes                   print the route table and who may call each route
   kidshield version                  print the version
 `
 
@@ -92,8 +91,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return auditCmd(args[1:], stdout, stderr)
 	case "keys":
 		return keysCmd(args[1:], stdout, stderr)
-	case "routes":
-		return routesCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "kidshield", versionString())
 		return 0

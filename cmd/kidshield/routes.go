@@ -36,6 +36,16 @@ func (a *app) routes(ws *web.Server) {
 			web.JSON(w, 200, a.pool.Status())
 		})},
 		web.Route{Method: "GET", Pattern: "/api/v1/stats", Access: web.Admin, Handler: http.HandlerFunc(a.apiStats)},
+		// The route table itself, so the end-to-end authorization matrix tests every route the
+		// binary really serves.
+		web.Route{Method: "GET", Pattern: "/api/v1/routes", Access: web.Admin, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			type entry struct{ Method, Pattern, Access string }
+			var out []entry
+			for _, rt := range ws.Routes() {
+				out = append(out, entry{rt.Method, rt.Pattern, rt.Access.String()})
+			}
+			web.JSON(w, 200, out)
+		})},
 		web.Route{Method: "GET", Pattern: "/setup/apple/{profile}", Access: web.Public, Handler: http.HandlerFunc(a.appleProfile)},
 		web.Route{Method: "GET", Pattern: "/static/", Access: web.Public, Handler: web.Static()},
 		web.Route{Pattern: "/", Access: web.Public, Handler: http.HandlerFunc(a.root)},

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/kidshield/kidshield/auth"
 	"github.com/kidshield/kidshield/config"
 	"github.com/kidshield/kidshield/filter"
 	"github.com/kidshield/kidshield/filter/cache"
@@ -141,6 +142,9 @@ type app struct {
 	cfgPtr  atomic.Pointer[config.Config]
 	version uint64
 	current map[string]*lists.List
+	// net is the hotline's network list (nil before it is read); netChanged wakes the watcher.
+	net        *netList
+	netChanged chan struct{}
 }
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
@@ -157,7 +161,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	a := &app{flags: f, started: time.Now(), reg: prometheus.NewRegistry()}
+	a := &app{flags: f, started: time.Now(), reg: prometheus.NewRegistry(), netChanged: make(chan struct{}, 1)}
 	a.cfgPtr.Store(cfg)
 	a.log = newLogger(cfg, stderr)
 	slog.SetDefault(a.log)
@@ -274,15 +278,18 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if a.views, err = web.LoadViews(); err != nil {
 		return err
 	}
-	ws := web.New(web.Options{AdminToken: token, MetricsAllow: metricsNets, Logger: a.log, LoginPath: "/login"})
-	a.routes(ws)
+	wo := web.Options{AdminToken: token, MetricsAllow: metricsNets, Logger: a.log}
+	var hotlineRoutes []web.Route
 	if *cfg.Hotline.Enabled {
-		hr, err := a.startHotline(runCtx, &bg, clock)
+		am, routes, err := a.startHotline(runCtx, &bg, clock)
 		if err != nil {
 			return err
 		}
-		ws.Handle(hr...)
+		wo.Auth, wo.LoginPath, hotlineRoutes = am, auth.LoginPath, routes
 	}
+	ws := web.New(wo)
+	a.routes(ws)
+	ws.Handle(hotlineRoutes...)
 	var servers []*http.Server
 	if cfg.HTTP.Listen != "" && cfg.HTTP.Listen != "off" {
 		srv := &http.Server{Addr: cfg.HTTP.Listen, Handler: ws, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
@@ -395,11 +402,17 @@ func (a *app) reload(ctx context.Context, fromFile, force bool) error {
 	if err != nil {
 		return err
 	}
+	if nl, err := a.loadNetList(ctx); err != nil {
+		// The filter's own lists still load; the previous network list (if any) stays.
+		a.log.Error("network list not read; keeping the previous one", "err", err)
+	} else {
+		a.net = nl
+	}
 	return a.swap(cfg, loaded)
 }
 
 func (a *app) swap(cfg *config.Config, loaded map[string]*lists.List) error {
-	pol, err := filter.CompilePolicy(cfg, loaded, nil)
+	pol, err := filter.CompilePolicy(cfg, loaded, a.net.entries(cfg))
 	if err != nil {
 		return err
 	}

@@ -500,7 +500,7 @@ func escape(s, safe string) string {
 	b.Grow(len(s))
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c == '%' && i+2 < len(s)+0 && ishex(s[i+1]) && ishex(s[i+2]) {
+		if c == '%' && i+2 < len(s) && ishex(s[i+1]) && ishex(s[i+2]) {
 			d := unhex(s[i+1])<<4 | unhex(s[i+2])
 			i += 2
 			if unreserved(d) {

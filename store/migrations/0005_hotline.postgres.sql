@@ -162,6 +162,8 @@ CREATE TABLE notices (
     preserve         BIGINT  NOT NULL DEFAULT 1,
     tlp              TEXT    NOT NULL DEFAULT 'AMBER',
     deadline_us      BIGINT  NOT NULL DEFAULT 0,
+    -- hours the recipient has once the notice is sent (the partner's, or as drafted)
+    deadline_h       BIGINT  NOT NULL DEFAULT 24,
     created_by       BIGINT ,
     created_us       BIGINT  NOT NULL,
     approved_by      BIGINT ,
