@@ -103,9 +103,20 @@ func Static() http.Handler {
 }
 
 func (v *Views) page(r *http.Request, lang, other string, data any) Page {
-	p := Page{Lang: lang, OtherLang: other, Path: r.URL.Path, Data: data, User: PrincipalFrom(r.Context())}
+	p := Page{Lang: lang, OtherLang: other, Path: switchPath(r), Data: data, User: PrincipalFrom(r.Context())}
 	if p.User != nil {
 		p.CSRF = p.User.CSRF
 	}
 	return p
+}
+
+// switchPath is where the language switch link goes: the same page for a GET. A page rendered
+// by a POST (a form shown again with its errors) usually lives at an action path such as
+// /desk/cases/5/note that has no GET; its parent (/desk/cases/5) is the page the form came from.
+func switchPath(r *http.Request) string {
+	p := r.URL.Path
+	if r.Method == http.MethodGet || r.Method == http.MethodHead || strings.Count(p, "/") < 4 {
+		return p
+	}
+	return p[:strings.LastIndexByte(p, '/')]
 }

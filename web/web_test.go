@@ -105,3 +105,17 @@ func TestAdminTokenGenerated(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func TestSwitchPath(t *testing.T) {
+	for _, c := range []struct{ method, path, want string }{
+		{"GET", "/desk/cases/5/contact", "/desk/cases/5/contact"},
+		{"POST", "/desk/cases/5/contact", "/desk/cases/5"},
+		{"POST", "/report", "/report"},
+		{"POST", "/desk/intake", "/desk/intake"},
+	} {
+		r := httptest.NewRequest(c.method, c.path, nil)
+		if got := switchPath(r); got != c.want {
+			t.Errorf("%s %s: %s, want %s", c.method, c.path, got, c.want)
+		}
+	}
+}
