@@ -28,7 +28,9 @@ type Views struct {
 type Page struct {
 	Lang      string
 	OtherLang string
-	Path      string // for the language switch link
+	Path      string // the request's path (navigation marks the current page with it)
+	// SwitchURL is the language switch link: this page in the other language.
+	SwitchURL string
 	Data      any
 	// User is the logged-in user (nil on public pages without a session); CSRF is the token
 	// every form of a logged-in page carries in a hidden field named "csrf".
@@ -103,20 +105,26 @@ func Static() http.Handler {
 }
 
 func (v *Views) page(r *http.Request, lang, other string, data any) Page {
-	p := Page{Lang: lang, OtherLang: other, Path: switchPath(r), Data: data, User: PrincipalFrom(r.Context())}
+	p := Page{Lang: lang, OtherLang: other, Path: r.URL.Path, SwitchURL: switchURL(r, other), Data: data, User: PrincipalFrom(r.Context())}
 	if p.User != nil {
 		p.CSRF = p.User.CSRF
 	}
 	return p
 }
 
-// switchPath is where the language switch link goes: the same page for a GET. A page rendered
-// by a POST (a form shown again with its errors) usually lives at an action path such as
-// /desk/cases/5/note that has no GET; its parent (/desk/cases/5) is the page the form came from.
-func switchPath(r *http.Request) string {
+// switchURL is where the language switch link goes: the same page with the same query (a
+// statistics period, a queue filter) for a GET. A page rendered by a POST (a form shown again
+// with its errors) usually lives at an action path such as /desk/cases/5/note that has no GET;
+// its parent (/desk/cases/5) is the page the form came from.
+func switchURL(r *http.Request, lang string) string {
 	p := r.URL.Path
-	if r.Method == http.MethodGet || r.Method == http.MethodHead || strings.Count(p, "/") < 4 {
-		return p
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		q := r.URL.Query()
+		q.Set("lang", lang)
+		return p + "?" + q.Encode()
 	}
-	return p[:strings.LastIndexByte(p, '/')]
+	if strings.Count(p, "/") >= 4 {
+		p = p[:strings.LastIndexByte(p, '/')]
+	}
+	return p + "?lang=" + lang
 }

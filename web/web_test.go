@@ -106,16 +106,17 @@ func TestAdminTokenGenerated(t *testing.T) {
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func TestSwitchPath(t *testing.T) {
-	for _, c := range []struct{ method, path, want string }{
-		{"GET", "/desk/cases/5/contact", "/desk/cases/5/contact"},
-		{"POST", "/desk/cases/5/contact", "/desk/cases/5"},
-		{"POST", "/report", "/report"},
-		{"POST", "/desk/intake", "/desk/intake"},
+func TestSwitchURL(t *testing.T) {
+	for _, c := range []struct{ method, url, want string }{
+		{"GET", "/desk/cases/5", "/desk/cases/5?lang=en"},
+		{"GET", "/desk/stats?from=2026-11-01&lang=vi&to=2026-11-26", "/desk/stats?from=2026-11-01&lang=en&to=2026-11-26"},
+		{"POST", "/desk/cases/5/contact", "/desk/cases/5?lang=en"},
+		{"POST", "/report", "/report?lang=en"},
+		{"POST", "/desk/intake", "/desk/intake?lang=en"},
 	} {
-		r := httptest.NewRequest(c.method, c.path, nil)
-		if got := switchPath(r); got != c.want {
-			t.Errorf("%s %s: %s, want %s", c.method, c.path, got, c.want)
+		r := httptest.NewRequest(c.method, c.url, nil)
+		if got := switchURL(r, "en"); got != c.want {
+			t.Errorf("%s %s: %s, want %s", c.method, c.url, got, c.want)
 		}
 	}
 }

@@ -50,7 +50,8 @@ CREATE TABLE cases (
     version      BIGINT  NOT NULL DEFAULT 1
 );
 CREATE INDEX cases_queue ON cases (state, priority, sla_due_us);
-CREATE INDEX cases_received ON cases (received_us);
+-- Covering indexes for the statistics, which read only these columns over a period.
+CREATE INDEX cases_received ON cases (received_us, triaged_us, assessed_us, province);
 
 CREATE TABLE reports (
     id                BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -83,7 +84,7 @@ CREATE TABLE reports (
     purged_us         BIGINT  NOT NULL DEFAULT 0
 );
 CREATE INDEX reports_case ON reports (case_id);
-CREATE INDEX reports_received ON reports (received_us);
+CREATE INDEX reports_received ON reports (received_us, harm, channel, state);
 CREATE UNIQUE INDEX reports_idem ON reports (token_id, idem_key) WHERE idem_key IS NOT NULL;
 
 -- Each URL a report names, raw and canonical; dedup looks up canonical.
