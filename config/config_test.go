@@ -93,3 +93,16 @@ func TestLoadFileRelativeDataDir(t *testing.T) {
 		t.Fatalf("safesearch all not expanded: %v", c.Profiles[0].SafeSearch)
 	}
 }
+
+func TestIntakeRateZeroDisables(t *testing.T) {
+	c, err := Parse([]byte("hotline:\n  intake:\n    rate_per_hour: 0\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := c.Hotline.Intake.PerHour(); n != 0 {
+		t.Errorf("rate_per_hour: 0 gives %d, want 0 (no limit)", n)
+	}
+	if n := Default().Hotline.Intake.PerHour(); n != 30 {
+		t.Errorf("default %d, want 30", n)
+	}
+}

@@ -71,8 +71,9 @@ type Retention struct {
 
 // Intake limits public reporting.
 type Intake struct {
-	// RatePerHour is how many reports one address may submit per hour (0 disables the limit).
-	RatePerHour int `yaml:"rate_per_hour"`
+	// RatePerHour is how many reports one address may submit per hour (default 30; 0 disables
+	// the limit, e.g. behind a proxy that limits already). Read it with PerHour.
+	RatePerHour *int `yaml:"rate_per_hour"`
 	// MaxURLs per report, MaxDescription in characters.
 	MaxURLs        int `yaml:"max_urls"`
 	MaxDescription int `yaml:"max_description"`
@@ -80,6 +81,14 @@ type Intake struct {
 	MaxScreenshots      int   `yaml:"max_screenshots"`
 	MaxScreenshotBytes  int64 `yaml:"max_screenshot_bytes"`
 	MaxScreenshotPixels int64 `yaml:"max_screenshot_pixels"`
+}
+
+// PerHour returns the per-address report limit per hour, 0 for no limit.
+func (in Intake) PerHour() int {
+	if in.RatePerHour == nil {
+		return 30
+	}
+	return *in.RatePerHour
 }
 
 // Auth configures staff accounts.
@@ -119,8 +128,8 @@ func (h *Hotline) finish() {
 			*f.dst = f.v
 		}
 	}
-	if h.Intake.RatePerHour == 0 {
-		h.Intake.RatePerHour = 30
+	if h.Intake.RatePerHour == nil {
+		h.Intake.RatePerHour = ptr(30)
 	}
 	if h.Intake.MaxURLs == 0 {
 		h.Intake.MaxURLs = 10
@@ -151,7 +160,7 @@ func (h *Hotline) validate(add func(field, format string, args ...any)) {
 			add(fmt.Sprintf("hotline.sla.p%d", i), "must be at least 1m, got %s", d)
 		}
 	}
-	if h.Intake.RatePerHour < 0 {
+	if h.Intake.PerHour() < 0 {
 		add("hotline.intake.rate_per_hour", "must not be negative (0 means no limit)")
 	}
 	if h.Intake.MaxURLs < 1 || h.Intake.MaxURLs > 100 {

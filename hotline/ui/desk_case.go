@@ -334,9 +334,15 @@ func (u *UI) deskCaseAssign(w http.ResponseWriter, r *http.Request) {
 		who = web.PrincipalFrom(r.Context()).UserID
 	case "", "0":
 	default:
+		// Only an analyst or a supervisor whose account is active can hold a case: assigning
+		// it to an operator or a partner would list it as theirs though they cannot open it.
 		n, err := strconv.ParseInt(a, 10, 64)
 		if err == nil && n > 0 {
-			_, err = u.svc.Store().UserByID(r.Context(), n)
+			var us store.User
+			if us, err = u.svc.Store().UserByID(r.Context(), n); err == nil && (us.Disabled ||
+				!slices.Contains(us.Roles, string(web.RoleAnalyst)) && !slices.Contains(us.Roles, string(web.RoleSupervisor))) {
+				err = store.ErrNotFound
+			}
 		}
 		if err != nil || n <= 0 {
 			u.deskActionFailed(w, r, hotline.ValidationError{{Field: "assignee", Key: "desk.err.assignee", Msg: "no such user"}}, deskDrafts{})

@@ -205,7 +205,7 @@ func reportBodyLimit(lim hotline.Limits) int64 {
 
 func (p *publicPages) reportSubmit(w http.ResponseWriter, r *http.Request) {
 	addr, key := clientNetwork(r)
-	if !p.reports.allow(key, p.u.svc.Config().Intake.RatePerHour, p.u.svc.Now()) {
+	if !p.reports.allow(key, p.u.svc.Config().Intake.PerHour(), p.u.svc.Now()) {
 		p.tooMany(w, r, "report")
 		return
 	}

@@ -76,7 +76,7 @@ func (p *publicPages) apiSubmit(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusUnauthorized, "API token required", nil)
 		return
 	}
-	perHour := p.u.svc.Config().Intake.RatePerHour * apiRateFactor
+	perHour := p.u.svc.Config().Intake.PerHour() * apiRateFactor
 	if !p.api.allow("token:"+strconv.FormatInt(prin.TokenID, 10), perHour, p.u.svc.Now()) {
 		w.Header().Set("Retry-After", "60")
 		apiError(w, http.StatusTooManyRequests, "rate limit reached: "+strconv.Itoa(perHour)+" reports per hour for this token", nil)

@@ -289,7 +289,8 @@ func TestReportHoneypotStoresNothing(t *testing.T) {
 
 func TestReportRateLimit(t *testing.T) {
 	e := newPubEnv(t)
-	e.cfg.Intake.RatePerHour = 2
+	two := 2
+	e.cfg.Intake.RatePerHour = &two
 	send := func(remote string) *httptest.ResponseRecorder {
 		r := reportRequest("/report", bullying())
 		r.RemoteAddr = remote
