@@ -83,9 +83,27 @@ type CreateResult struct {
 // new case or the raised count of the open one, and the audit record. A report acknowledged to
 // its sender is committed (synchronous=FULL on SQLite).
 func (s *Store) CreateReport(ctx context.Context, nr NewReport) (CreateResult, error) {
+	j := &reportJob{ctx: ctx, nr: nr, done: make(chan struct{})}
+	select {
+	case s.reports <- j:
+	case <-s.quit:
+		return CreateResult{}, errors.New("store: create report: the store is closed")
+	case <-ctx.Done():
+		return CreateResult{}, fmt.Errorf("store: create report: %w", ctx.Err())
+	}
+	// Once the writer holds the job it finishes it; wait for the outcome even if ctx ends, so
+	// that an error is never returned for a report that was in fact committed.
+	<-j.done
+	if j.err != nil {
+		return CreateResult{}, fmt.Errorf("store: create report: %w", j.err)
+	}
+	return j.res, nil
+}
+
+// createReport is CreateReport's work inside the (group) transaction.
+func (s *Store) createReport(ctx context.Context, tx *sql.Tx, nr NewReport) (CreateResult, error) {
 	var res CreateResult
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res = CreateResult{}
+	err := func() error {
 		if nr.TokenID != 0 && nr.IdemKey != "" {
 			err := tx.QueryRowContext(ctx, `SELECT r.id, r.ref, COALESCE(r.case_id, 0), COALESCE(c.ref, '') FROM reports r LEFT JOIN cases c ON c.id = r.case_id
 				WHERE r.token_id = $1 AND r.idem_key = $2`, nr.TokenID, nr.IdemKey).Scan(&res.ReportID, &res.ReportRef, &res.CaseID, &res.CaseRef)
@@ -100,20 +118,8 @@ func (s *Store) CreateReport(ctx context.Context, nr NewReport) (CreateResult, e
 		now := nr.Received.UnixMicro()
 		// Dedup: the oldest open case that already holds one of these URLs. On PostgreSQL two
 		// first reports of one URL could otherwise both see no case and open two: a transaction
-		// lock per canonical URL (taken in sorted order, so two reports cannot deadlock)
-		// serialises them. SQLite has one writer and needs none.
-		if s.dialect == DialectPostgres {
-			keys := make([]string, len(nr.URLs))
-			for i, u := range nr.URLs {
-				keys[i] = u.Canonical
-			}
-			slices.Sort(keys)
-			for _, k := range slices.Compact(keys) {
-				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(27507, hashtext($1))`, k); err != nil {
-					return err
-				}
-			}
-		}
+		// lock per canonical URL serialises them. SQLite has one writer and needs none.
+		// (The group writer takes these locks for the whole batch first: see lockURLs.)
 		if len(nr.URLs) > 0 {
 			var p params
 			ph := make([]string, len(nr.URLs))
@@ -205,11 +211,107 @@ func (s *Store) CreateReport(ctx context.Context, nr NewReport) (CreateResult, e
 		return s.appendAudit(ctx, tx, AuditEvent{Time: nr.Received, Actor: nr.Actor, Action: "report.create",
 			Object: fmt.Sprintf("report:%d", res.ReportID),
 			Detail: map[string]any{"case": res.CaseID, "channel": nr.Channel, "duplicate": res.Duplicate, "urls": len(nr.URLs), "attachments": len(nr.Attachments)}})
-	})
-	if err != nil {
-		return CreateResult{}, fmt.Errorf("store: create report: %w", err)
+	}()
+	return res, err
+}
+
+// reportJob is one CreateReport call waiting for the group writer.
+type reportJob struct {
+	ctx  context.Context
+	nr   NewReport
+	res  CreateResult
+	err  error
+	done chan struct{}
+}
+
+// maxReportBatch bounds a group commit: enough to absorb a burst, small enough that one
+// transaction stays short.
+const maxReportBatch = 64
+
+// reportWriter commits reports in groups. A report is acknowledged only after the commit that
+// holds it (fsynced on SQLite), and that commit is the expensive part: under load, the reports
+// that arrived while one group was being committed share the next commit instead of queueing
+// for one fsync each. Each report runs under its own savepoint, so a report that fails (a bad
+// value, a constraint) is rolled back alone and the others of its group still commit.
+func (s *Store) reportWriter() {
+	defer close(s.writerDone)
+	for {
+		var batch []*reportJob
+		select {
+		case j := <-s.reports:
+			batch = append(batch, j)
+		case <-s.quit:
+			return
+		}
+	fill:
+		for len(batch) < maxReportBatch {
+			select {
+			case j := <-s.reports:
+				batch = append(batch, j)
+			default:
+				break fill
+			}
+		}
+		s.commitReports(batch)
 	}
-	return res, nil
+}
+
+func (s *Store) commitReports(batch []*reportJob) {
+	// The statements run under a context of their own: a caller that gives up must not cancel
+	// a transaction that also holds other people's reports.
+	ctx := context.Background()
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if err := s.lockURLs(ctx, tx, batch); err != nil {
+			return err
+		}
+		for _, j := range batch {
+			if err := j.ctx.Err(); err != nil {
+				j.err = err // the caller left before its report was written: nothing stored
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, "SAVEPOINT report"); err != nil {
+				return err
+			}
+			j.res, j.err = s.createReport(ctx, tx, j.nr)
+			if j.err != nil {
+				if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT report"); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT report"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, j := range batch {
+		if err != nil && j.err == nil {
+			j.res, j.err = CreateResult{}, err // the commit failed: none of the group is stored
+		}
+		close(j.done)
+	}
+}
+
+// lockURLs takes, on PostgreSQL, a transaction lock per canonical URL of the whole group, in
+// sorted order: two groups (two nodes) that share URLs then wait for each other instead of
+// deadlocking, and two first reports of one URL cannot both open a case.
+func (s *Store) lockURLs(ctx context.Context, tx *sql.Tx, batch []*reportJob) error {
+	if s.dialect != DialectPostgres {
+		return nil
+	}
+	var keys []string
+	for _, j := range batch {
+		for _, u := range j.nr.URLs {
+			keys = append(keys, u.Canonical)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range slices.Compact(keys) {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(27507, hashtext($1))`, k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // b2i stores a flag as 0 or 1: the columns are integers on both backends.

@@ -266,3 +266,49 @@ func TestCasesFilterOrder(t *testing.T) {
 		}
 	})
 }
+
+// A group commit: a report that fails (here a reference already taken) is rolled back alone;
+// the others of its group are committed, and each caller gets its own outcome.
+func TestReportGroupCommitIsolatesFailures(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		if _, err := s.CreateReport(ctx, testReport(1, "https://example.vn/g")); err != nil {
+			t.Fatal(err)
+		}
+		cancelled, cancel := context.WithCancel(ctx)
+		cancel()
+		var batch []*reportJob
+		for i := 2; i <= 6; i++ {
+			nr := testReport(i, "https://example.vn/g")
+			jctx := ctx
+			switch i {
+			case 4:
+				nr.Ref = "KS-TEST-0001" // taken: UNIQUE violation inside the group
+			case 5:
+				jctx = cancelled // the caller left before its turn
+			}
+			batch = append(batch, &reportJob{ctx: jctx, nr: nr, done: make(chan struct{})})
+		}
+		s.commitReports(batch)
+		for i, j := range batch {
+			<-j.done
+			bad := i == 2 || i == 3
+			if (j.err != nil) != bad {
+				t.Errorf("job %d: err %v", i, j.err)
+			}
+		}
+		c, err := s.CaseByRef(ctx, "C-TEST-0001")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.ReportCount != 4 {
+			t.Errorf("case has %d reports, want 4 (1 + 3 of the group)", c.ReportCount)
+		}
+		if _, err := s.ReportByRef(ctx, "KS-TEST-0005"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("the cancelled caller's report was stored: %v", err)
+		}
+		if res, err := s.VerifyAudit(ctx); err != nil || res.Records != 4 {
+			t.Errorf("audit after the group: %+v %v (want 4 records, a chain that verifies)", res, err)
+		}
+	})
+}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -38,6 +39,13 @@ type Store struct {
 	// opening a report does not wait behind a statistics flush. For PostgreSQL
 	// it is the same pool as w.
 	r *sql.DB
+
+	// reports feeds the group writer of CreateReport; quit stops it and writerDone says it
+	// has stopped.
+	reports    chan *reportJob
+	quit       chan struct{}
+	writerDone chan struct{}
+	closeOnce  sync.Once
 }
 
 // Open opens the store named by dsn and applies pending migrations.
@@ -69,6 +77,8 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.reports, s.quit, s.writerDone = make(chan *reportJob), make(chan struct{}), make(chan struct{})
+	go s.reportWriter()
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -225,6 +235,10 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the store's connections.
 func (s *Store) Close() error {
+	if s.quit != nil {
+		s.closeOnce.Do(func() { close(s.quit) })
+		<-s.writerDone // a group being committed finishes first
+	}
 	err := s.w.Close()
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())
