@@ -198,14 +198,19 @@ func (m *Manager) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	data := &loginData{Next: safeNext(r.PostFormValue("next")), Login: login}
 	now, addr := m.now(), clientKey(r)
 	for _, c := range []struct {
-		l   *limiter
-		key string
-	}{{m.byAddr, addr}, {m.byLogin, login}} {
+		l    *limiter
+		key  string
+		what string
+	}{{m.byAddr, addr, "address"}, {m.byLogin, login, "login"}} {
 		if c.key == "" {
 			continue
 		}
 		if blocked, after := c.l.blocked(c.key, now); blocked {
-			m.audit(ctx, "anonymous", "auth.login.limited", "login:"+login, map[string]any{"addr": addr})
+			object := "login:unknown"
+			if u, err := m.st.UserByLogin(ctx, login); err == nil && login != "" {
+				object = fmt.Sprintf("user:%d", u.ID)
+			}
+			m.audit(ctx, "anonymous", "auth.login.limited", object, map[string]any{"net": auditNet(r), "limit": c.what})
 			m.limited(w, r, after, "auth_login", data)
 			return
 		}
@@ -230,19 +235,21 @@ func (m *Manager) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok {
 		m.byAddr.fail(addr, now)
-		object := "login:" + login
+		// What was typed as a login is not recorded unless it is an account's: it may be a
+		// person's name, or a password typed into the wrong field, and the audit log keeps no
+		// personal data (nor can it forget any).
+		object := "login:unknown"
 		if login != "" {
 			m.byLogin.fail(login, now)
 			if u.ID != 0 {
 				object = fmt.Sprintf("user:%d", u.ID)
 			}
 		}
-		m.audit(ctx, "anonymous", "auth.login.failed", object, map[string]any{"addr": addr, "login": login, "disabled": u.Disabled})
+		m.audit(ctx, "anonymous", "auth.login.failed", object, map[string]any{"net": auditNet(r), "disabled": u.Disabled})
 		data.Error = "auth.login.wrong"
 		m.render(w, r, http.StatusUnauthorized, "auth_login", data)
 		return
 	}
-	m.byLogin.reset(login)
 	if NeedsRehash(u.PasswordHash) {
 		if h, err := HashPassword(password); err == nil {
 			if err := m.st.SetPasswordHash(ctx, u.ID, h, u.PasswordChanged); err != nil {
@@ -262,7 +269,11 @@ func (m *Manager) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case mfaDone:
-		m.audit(ctx, p.Actor(), "auth.login", fmt.Sprintf("user:%d", u.ID), map[string]any{"addr": addr, "mfa": false})
+		// The login's failures are forgiven only once the whole login is done: forgiving them
+		// after the password alone would let someone who has it guess second-factor codes
+		// without end, a fresh allowance at every password login.
+		m.byLogin.reset(login)
+		m.audit(ctx, p.Actor(), "auth.login", fmt.Sprintf("user:%d", u.ID), map[string]any{"net": auditNet(r), "mfa": false})
 		see(w, r, dest(data.Next, p.Roles))
 	case u.TOTPSecret == "":
 		see(w, r, withNext("/account/totp", data.Next))
@@ -379,7 +390,7 @@ func (m *Manager) totpSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !good {
-		m.audit(ctx, p.Actor(), "auth.totp.failed", fmt.Sprintf("user:%d", u.ID), map[string]any{"addr": clientKey(r)})
+		m.audit(ctx, p.Actor(), "auth.totp.failed", fmt.Sprintf("user:%d", u.ID), map[string]any{"net": auditNet(r)})
 		data.Error = "auth.totp.wrong"
 		m.render(w, r, http.StatusUnauthorized, "auth_totp", data)
 		return
@@ -390,7 +401,7 @@ func (m *Manager) totpSubmit(w http.ResponseWriter, r *http.Request) {
 		m.fail(w, r, http.StatusInternalServerError, err)
 		return
 	}
-	m.audit(ctx, np.Actor(), "auth.login", fmt.Sprintf("user:%d", u.ID), map[string]any{"addr": clientKey(r), "mfa": true})
+	m.audit(ctx, np.Actor(), "auth.login", fmt.Sprintf("user:%d", u.ID), map[string]any{"net": auditNet(r), "mfa": true})
 	see(w, r, dest(data.Next, np.Roles))
 }
 
@@ -501,7 +512,7 @@ func (m *Manager) enrolSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p.MFAPending {
-		m.audit(ctx, np.Actor(), "auth.login", fmt.Sprintf("user:%d", u.ID), map[string]any{"addr": clientKey(r), "mfa": true})
+		m.audit(ctx, np.Actor(), "auth.login", fmt.Sprintf("user:%d", u.ID), map[string]any{"net": auditNet(r), "mfa": true})
 	}
 	see(w, r, dest(d.Next, np.Roles))
 }

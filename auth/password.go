@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,13 +34,25 @@ const (
 
 var b64 = base64.RawStdEncoding
 
+// hashSlots bounds how many Argon2id computations run at once. Each takes argonMemory (19 MiB)
+// and a core for tens of milliseconds; the login limits count failures per address and login
+// only once a hash is done, so a burst of logins sent at once from many addresses would
+// otherwise take gigabytes. The others wait their turn (the server's timeouts bound the wait).
+var hashSlots = make(chan struct{}, max(2, runtime.NumCPU()))
+
+func slotIDKey(password, salt []byte, t, m uint32, p uint8, n uint32) []byte {
+	hashSlots <- struct{}{}
+	defer func() { <-hashSlots }()
+	return argon2.IDKey(password, salt, t, m, p, n)
+}
+
 // HashPassword returns an Argon2id PHC string: $argon2id$v=19$m=19456,t=2,p=1$SALT$HASH.
 func HashPassword(password string) (string, error) {
 	salt := make([]byte, argonSaltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
-	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	key := slotIDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
 		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
@@ -107,7 +120,7 @@ func VerifyPassword(hash, password string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	key := argon2.IDKey([]byte(password), h.salt, h.t, h.m, h.p, uint32(len(h.key)))
+	key := slotIDKey([]byte(password), h.salt, h.t, h.m, h.p, uint32(len(h.key)))
 	return subtle.ConstantTimeCompare(key, h.key) == 1, nil
 }
 

@@ -103,3 +103,24 @@ func clientKey(r *http.Request) string {
 	}
 	return a.String()
 }
+
+// auditNet is the network a request came from as the audit log records it: the IPv4 /24 or the
+// IPv6 /48. Enough to see that attempts come from one place or many; not one person's address
+// (the audit log keeps no personal data, and cannot forget what it keeps).
+func auditNet(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return "unknown"
+	}
+	a = a.Unmap().WithZone("")
+	bits := 24
+	if a.Is6() {
+		bits = 48
+	}
+	p, _ := a.Prefix(bits)
+	return p.String()
+}

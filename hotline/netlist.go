@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/net/publicsuffix"
+
 	"github.com/kidshield/kidshield/hotline/lifecycle"
 	"github.com/kidshield/kidshield/hotline/taxonomy"
 	"github.com/kidshield/kidshield/store"
@@ -89,6 +91,13 @@ func (s *Service) ProposeFromCase(ctx context.Context, by Actor, caseID int64, i
 	var norm []string
 	for _, v := range values {
 		n, err := store.NormalizeListValue(in.Kind, v)
+		if err == nil && in.Kind == store.ListDomain {
+			// A public suffix ("com.vn", "github.io") is not one site: as a domain entry it
+			// would block every site under it for every child the filter serves.
+			if ps, _ := publicsuffix.PublicSuffix(n); ps == n {
+				err = fmt.Errorf("%q is a public suffix, not a site", v)
+			}
+		}
 		if err != nil {
 			verr = append(verr, FieldError{Field: "values", Key: "list.err.value", Msg: err.Error()})
 			continue

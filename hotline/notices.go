@@ -550,16 +550,25 @@ func (s *Service) noticeDocument(n *store.Notice, keyID string) NoticeDocument {
 }
 
 // SignedNotice returns the notice as signed JSON (VerifyNotice checks it with the key published
-// at /.well-known/kidshield-notice-key). A notice not yet sent is signed as it stands and has no
-// issued_at.
+// at /.well-known/kidshield-notice-key). A notice not yet sent (a draft, or approved and not
+// sent) is returned unsigned (no issued_at, an empty key_id): the hotline's signature is what a
+// platform trusts, and a signed draft would let one analyst send a notice around without the
+// second person's approval.
 func (s *Service) SignedNotice(ctx context.Context, id int64) ([]byte, error) {
-	k := s.NoticeSigner()
-	if k == nil {
-		return nil, ErrNoSigner
-	}
 	n, err := s.o.Store.NoticeByID(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if n.Sent.IsZero() {
+		b, err := json.MarshalIndent(s.noticeDocument(n, ""), "", "  ")
+		if err != nil {
+			return nil, fmt.Errorf("hotline: notice document: %w", err)
+		}
+		return append(b, '\n'), nil
+	}
+	k := s.NoticeSigner()
+	if k == nil {
+		return nil, ErrNoSigner
 	}
 	return k.Sign(s.noticeDocument(n, k.KeyID()))
 }

@@ -287,6 +287,13 @@ func (s *Service) AddInfo(ctx context.Context, ref, code, text string) error {
 	if err != nil {
 		return err
 	}
+	// A purged case has given up its personal data for good: the purge does not come back for
+	// what would be added after it, so nothing is added.
+	if c, err := s.o.Store.CaseByID(ctx, r.CaseID); err != nil {
+		return err
+	} else if c.State == lifecycle.CasePurged {
+		return ValidationError{{Field: "info", Key: "status.closed", Msg: "this report is closed and its details were deleted: send a new report"}}
+	}
 	sealed, err := s.sealString(text, aadNote)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -12,7 +13,10 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"log/slog"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -238,9 +242,11 @@ func (s *Server) guard(rt Route) http.Handler {
 		}
 		switch rt.Access.kind {
 		case accessPublic:
-			// Pages that show the login state (the public form's header) see the user.
+			// Pages that show the login state (the public form's header) see the user; a
+			// session still waiting for its second factor is nobody yet (the second-factor pages
+			// read it themselves).
 			if s.o.Auth != nil {
-				if p, err := s.o.Auth.Session(r); err == nil && p != nil {
+				if p, err := s.o.Auth.Session(r); err == nil && p != nil && !p.MFAPending {
 					r = r.WithContext(WithPrincipal(r.Context(), p))
 				}
 			}
@@ -260,6 +266,9 @@ func (s *Server) guard(rt Route) http.Handler {
 			if !ok {
 				return
 			}
+			// Staff pages show case material, notices and CSRF tokens: no browser or proxy
+			// keeps a copy (a shared desk's disk cache included). A handler may say otherwise.
+			w.Header().Set("Cache-Control", "no-store")
 			r = r.WithContext(WithPrincipal(r.Context(), p))
 		case accessToken:
 			p, ok := s.apiToken(w, r, rt.Access.scope)
@@ -302,9 +311,20 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request, roles []Role) (
 		return nil, false
 	}
 	if !safeMethod(r.Method) {
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, r.Body, StaffBodyLimit)
+		}
 		got := r.Header.Get("X-CSRF-Token")
 		if got == "" {
-			got = r.PostFormValue("csrf")
+			var err error
+			if got, err = formCSRF(r); err != nil {
+				status := http.StatusBadRequest
+				if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+					status = http.StatusRequestEntityTooLarge
+				}
+				Error(w, r, s.o.Logger, status, errors.New("the form could not be read"))
+				return nil, false
+			}
 		}
 		if p.CSRF == "" || subtle.ConstantTimeCompare([]byte(got), []byte(p.CSRF)) != 1 {
 			Error(w, r, s.o.Logger, http.StatusForbidden, errors.New("the form expired or did not come from this site: reload the page and try again"))
@@ -312,6 +332,50 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request, roles []Role) (
 		}
 	}
 	return p, true
+}
+
+// StaffBodyLimit bounds the body of every unsafe Staff request: staff forms are a few fields of
+// text (the largest, a case note, is 20,000 characters). The bound is far below the memory
+// http.Request.ParseMultipartForm keeps before it spills file parts to temporary files, so no
+// part of a staff request ever lands on disk, and a logged-in user cannot make the server read
+// megabytes. A staff route that must take files needs its own, larger limit here.
+const StaffBodyLimit = 1 << 20
+
+// formCSRF reads the "csrf" field of a form body (already bounded by StaffBodyLimit). A
+// urlencoded body is parsed into r.PostForm, as the handlers expect. A multipart body is read
+// into memory, its text part "csrf" taken, and the body put back unparsed, so a handler that
+// decodes it itself (the phone intake refuses files) still sees every part; a handler that calls
+// r.PostFormValue parses at most StaffBodyLimit, in memory.
+func formCSRF(r *http.Request) (string, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return "", nil
+	}
+	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "multipart/form-data" {
+		if err := r.ParseForm(); err != nil {
+			return "", err
+		}
+		return r.PostForm.Get("csrf"), nil
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return "", err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return "", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if part.FormName() == "csrf" && part.FileName() == "" {
+			b, err := io.ReadAll(io.LimitReader(part, 256))
+			return string(b), err
+		}
+	}
 }
 
 func (s *Server) apiToken(w http.ResponseWriter, r *http.Request, scope string) (*Principal, bool) {

@@ -292,7 +292,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	ws.Handle(hotlineRoutes...)
 	var servers []*http.Server
 	if cfg.HTTP.Listen != "" && cfg.HTTP.Listen != "off" {
-		srv := &http.Server{Addr: cfg.HTTP.Listen, Handler: ws, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+		srv := &http.Server{Addr: cfg.HTTP.Listen, Handler: ws, ErrorLog: serverErrorLog(a.log.Handler(), slog.LevelWarn)}
 		web.Timeouts(srv)
 		// HTTP/2 without TLS too: reverse proxies and `dig +http-plain` speak it to DoH backends.
 		srv.Protocols = new(http.Protocols)
@@ -307,7 +307,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		a.log.Info("http listening", "addr", ln.Addr().String(), "doh", "http://"+ln.Addr().String()+"/dns-query")
 	}
 	if cfg.HTTP.TLSListen != "" {
-		srv := &http.Server{Addr: cfg.HTTP.TLSListen, Handler: ws, TLSConfig: tlsConf, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+		srv := &http.Server{Addr: cfg.HTTP.TLSListen, Handler: ws, TLSConfig: tlsConf, ErrorLog: serverErrorLog(a.log.Handler(), slog.LevelWarn)}
 		web.Timeouts(srv)
 		ln, err := net.Listen("tcp", cfg.HTTP.TLSListen)
 		if err != nil {
