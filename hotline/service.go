@@ -125,7 +125,7 @@ func (s *Service) Submit(ctx context.Context, sub Submission, by Actor) (Receipt
 		Province: sub.Province, Platform: sub.Platform, Account: sub.Account, WhereKind: sub.WhereKind, When: sub.When,
 		DangerNow: sub.DangerNow, SelfHarmRisk: sub.SelfHarmRisk, Extortion: sub.ExtortionOngoing, WantsFeedback: sub.WantsFeedback,
 		LegalBasis: sub.LegalBasis, OperatorID: sub.OperatorID, TokenID: sub.TokenID, IdemKey: sub.IdempotencyKey,
-		URLs: urls, CaseRef: fmt.Sprintf("C%s-%s", now.UTC().Format("060102"), randomCode(6)), Priority: prio,
+		URLs: urls, CaseRef: caseRef(now), Priority: prio,
 		SLADue: now.Add(s.o.Config().SLA.For(prio)), Actor: by.Label,
 	}
 	if sub.LegalBasis == "" {
@@ -156,6 +156,10 @@ func (s *Service) Submit(ctx context.Context, sub Submission, by Actor) (Receipt
 			SHA256: hex.EncodeToString(sum[:]), DataSealed: []byte(sealed)})
 	}
 	res, err := s.o.Store.CreateReport(ctx, nr)
+	for try := 0; errors.Is(err, store.ErrRefTaken) && try < 5; try++ {
+		nr.Ref, nr.CaseRef = "KS-"+randomCode(8), caseRef(now)
+		res, err = s.o.Store.CreateReport(ctx, nr)
+	}
 	if err != nil {
 		return Receipt{}, fmt.Errorf("hotline: submit: %w", err)
 	}
@@ -191,6 +195,11 @@ func (s *Service) openString(v, aad string) (string, error) {
 		return "", fmt.Errorf("hotline: open %s: %w", aad, err)
 	}
 	return string(b), nil
+}
+
+// caseRef is a staff-facing case reference: the day and 40 random bits, C261126-7F3K9Q2M.
+func caseRef(now time.Time) string {
+	return "C" + now.UTC().Format("060102") + "-" + strings.ReplaceAll(randomCode(8), "-", "")
 }
 
 // Crockford's base32 without I, L, O, U: readable aloud over the phone, no look-alikes.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -164,6 +165,21 @@ func (s *Store) createReport(ctx context.Context, tx *sql.Tx, nr NewReport) (Cre
 		}
 		if err := lifecycle.Report.CheckPath(lifecycle.Report.Initial(), lifecycle.ReportScreened, final); err != nil {
 			return err
+		}
+		// References are random (they must not reveal how many reports there are): a clash is
+		// rare but certain over years, so it is checked and reported for a retry, not a 500.
+		taken := func(q, ref string) (bool, error) {
+			var n int
+			err := tx.QueryRowContext(ctx, q, ref).Scan(&n)
+			return n > 0, err
+		}
+		if t, err := taken("SELECT COUNT(*) FROM reports WHERE ref = $1", nr.Ref); err != nil || t {
+			return cmp.Or(err, ErrRefTaken)
+		}
+		if !res.Duplicate {
+			if t, err := taken("SELECT COUNT(*) FROM cases WHERE ref = $1", nr.CaseRef); err != nil || t {
+				return cmp.Or(err, ErrRefTaken)
+			}
 		}
 		if !res.Duplicate {
 			res.CaseRef = nr.CaseRef

@@ -312,3 +312,28 @@ func TestReportGroupCommitIsolatesFailures(t *testing.T) {
 		}
 	})
 }
+
+func TestCreateReportRefTaken(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		if _, err := s.CreateReport(ctx, testReport(1, "https://example.vn/r")); err != nil {
+			t.Fatal(err)
+		}
+		nr := testReport(2)
+		nr.CaseRef = "C-TEST-0001"
+		if _, err := s.CreateReport(ctx, nr); !errors.Is(err, ErrRefTaken) {
+			t.Errorf("case ref taken: %v, want ErrRefTaken", err)
+		}
+		nr = testReport(3)
+		nr.Ref = "KS-TEST-0001"
+		if _, err := s.CreateReport(ctx, nr); !errors.Is(err, ErrRefTaken) {
+			t.Errorf("report ref taken: %v, want ErrRefTaken", err)
+		}
+		// A duplicate joins the case: the new report's unused case ref does not matter.
+		nr = testReport(4, "https://example.vn/r")
+		nr.CaseRef = "C-TEST-0001"
+		if r, err := s.CreateReport(ctx, nr); err != nil || !r.Duplicate {
+			t.Errorf("duplicate with a taken case ref: %+v %v", r, err)
+		}
+	})
+}
