@@ -35,7 +35,8 @@ import (
 //     proposes the domain for the network list and the supervisor approves it;
 //  5. the DNS filter blocks the domain within seconds of the approval;
 //  6. the platform's partner account sees only its notice, acknowledges it and reports the
-//     removal, and the child's status page says so;
+//     removal; the analyst verifies it and resolves the case, and the child's status page
+//     says the content was taken down;
 //  7. the statistics show the three reports, the removal and the partner's removal rate.
 //
 // Each step is a subtest: a failure says which step broke, and the steps that depend on it
@@ -69,10 +70,10 @@ hotline:
 	t.Run("4b-analyst-assesses-classifies-notes", s.analystAssesses)
 	t.Run("4c-admin-adds-partner", s.adminAddsPartner)
 	t.Run("4d-notice-drafted-approved-by-supervisor-sent", s.notice)
-	t.Run("4e-network-list-two-flowUser-approval", s.networkList)
+	t.Run("4e-network-list-two-person-approval", s.networkList)
 	t.Run("5-filter-blocks-the-domain", s.filterBlocks)
 	t.Run("6-partner-acknowledges-and-removes", s.partnerRemoves)
-	t.Run("6b-child-sees-removal-on-status-page", s.childSeesRemoval)
+	t.Run("6b-case-resolved-child-sees-removal", s.childSeesRemoval)
 	t.Run("7-statistics", s.statistics)
 }
 
@@ -661,10 +662,25 @@ func (s *flowStory) partnerRemoves(t *testing.T) {
 	tb.shot("12-partner-notice-removed.png")
 }
 
-// 6b. The child, with the reference and the code from the receipt, sees that the content was
-// removed (PublicStatus.Removed: "at least one notice of the case was actioned").
+// 6b. The analyst checks that the content is gone and resolves the case (docs/hotline.md: a
+// notice being actioned does not move the case); then the child, with the reference and the
+// code from the receipt, reads on the status page that the content was taken down.
 func (s *flowStory) childSeesRemoval(t *testing.T) {
 	needStep(t, s.removed, "the partner's removal")
+	an := s.users["analyst.minh"].tab.on(t)
+	noticePath := fmt.Sprintf("/desk/notices/%d", s.noticeID)
+	an.mustOpen(s.in.httpURL(noticePath))
+	verify := fmt.Sprintf(`form[action="%s/verify"]:has(input[name=gone][value="1"]) button`, noticePath)
+	if !an.has(verify) {
+		t.Fatalf("the actioned notice offers no 'verified gone' button\n%s", an.bodyText())
+	}
+	an.click(verify, http.StatusOK)
+	if an.count(".desk-errors") != 0 {
+		t.Fatalf("verifying the removal was refused: %s", an.text(".desk-errors"))
+	}
+	an.mustOpen(s.in.httpURL(fmt.Sprintf("/desk/cases/%d", s.caseID)))
+	moveCase(an, s.caseID, "resolved")
+
 	needStep(t, s.child != nil && s.code1 != "", "the child's receipt")
 	ct := s.child.on(t)
 	ct.mustOpen(s.in.httpURL("/status?ref=" + url.QueryEscape(s.ref1)))
