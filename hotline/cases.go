@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kidshield/kidshield/hotline/canon"
 	"github.com/kidshield/kidshield/hotline/lifecycle"
 	"github.com/kidshield/kidshield/hotline/taxonomy"
 	"github.com/kidshield/kidshield/store"
@@ -178,6 +179,10 @@ func (s *Service) ChangeCase(ctx context.Context, by Actor, id int64, ch Change)
 func (s *Service) AddEvidence(ctx context.Context, by Actor, e store.Evidence) (int64, error) {
 	if e.Captured.IsZero() {
 		e.Captured = s.o.Now()
+	}
+	// Evidence is matched with reports and notice items by canonical URL.
+	if c, err := canon.URL(e.URL); err == nil {
+		e.URL = c.URL
 	}
 	e.AddedBy = by.UserID
 	return s.o.Store.AddEvidence(ctx, e, by.Label)

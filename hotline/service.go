@@ -252,7 +252,8 @@ type PublicStatus struct {
 	Received time.Time
 	Stage    string // lifecycle.Stage values
 	Closed   bool
-	// Removed: at least one notice of the case was actioned (content removed or disabled).
+	// Removed: a partner acted on at least one notice of the case (content removed, disabled,
+	// geo-blocked or the account suspended), as soon as it says so.
 	Removed bool
 }
 
@@ -277,7 +278,9 @@ func (s *Service) Status(ctx context.Context, ref, code string) (*PublicStatus, 
 		}
 		st.Stage = lifecycle.Stage(c.State)
 		st.Closed = !lifecycle.CaseOpen(c.State)
-		st.Removed = !c.Resolved.IsZero()
+		if st.Removed, err = s.o.Store.CaseRemoved(ctx, c.ID); err != nil {
+			return nil, nil, err
+		}
 	}
 	return st, r, nil
 }

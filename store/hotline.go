@@ -716,6 +716,19 @@ func (s *Store) ChangeCase(ctx context.Context, id int64, ch CaseChange) (*Case,
 			if err := lifecycle.Case.Check(c.State, ch.To); err != nil {
 				return err
 			}
+			if c.State == lifecycle.CaseSecondReview && ch.To == lifecycle.CaseReferred {
+				// The second review is a second person's: whoever sent the case to review
+				// cannot also pass it.
+				var proposer int64
+				err := tx.QueryRowContext(ctx, `SELECT COALESCE(actor_id, 0) FROM case_events WHERE case_id = $1 AND kind = 'transition'
+					AND to_state = $2 ORDER BY id DESC LIMIT 1`, id, lifecycle.CaseSecondReview).Scan(&proposer)
+				if err != nil && !errors.Is(err, sql.ErrNoRows) {
+					return err
+				}
+				if err := lifecycle.CheckApproval(proposer, ch.ActorID); err != nil {
+					return err
+				}
+			}
 			sets = append(sets, "state = "+p.add(ch.To))
 			clock := map[string]struct {
 				col string
@@ -885,6 +898,16 @@ func (s *Store) CaseEvidence(ctx context.Context, caseID int64) ([]Evidence, err
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// CaseRemoved reports whether a partner acted on any notice of the case (removed, disabled,
+// geo-blocked, suspended): what a reporter's status page calls "taken down".
+func (s *Store) CaseRemoved(ctx context.Context, caseID int64) (bool, error) {
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM notices WHERE case_id = $1 AND actioned_us <> 0`, caseID).Scan(&n); err != nil {
+		return false, fmt.Errorf("store: case %d removed: %w", caseID, err)
+	}
+	return n > 0, nil
 }
 
 // CaseURLs returns the distinct canonical URLs and hosts of a case's reports.

@@ -337,3 +337,25 @@ func TestCreateReportRefTaken(t *testing.T) {
 		}
 	})
 }
+
+// The second review is done by a second person.
+func TestSecondReviewTwoPerson(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		r, err := s.CreateReport(ctx, testReport(1, "https://example.vn/s"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, to := range []string{lifecycle.CaseTriaged, lifecycle.CaseInAssessment, lifecycle.CaseActionable, lifecycle.CaseSecondReview} {
+			if _, err := s.ChangeCase(ctx, r.CaseID, CaseChange{ActorID: 7, Actor: "user:7:a", To: to}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.ChangeCase(ctx, r.CaseID, CaseChange{ActorID: 7, Actor: "user:7:a", To: lifecycle.CaseReferred}); !errors.Is(err, lifecycle.ErrSamePerson) {
+			t.Errorf("same person passed the second review: %v", err)
+		}
+		if c, err := s.ChangeCase(ctx, r.CaseID, CaseChange{ActorID: 8, Actor: "user:8:b", To: lifecycle.CaseReferred}); err != nil || c.State != lifecycle.CaseReferred {
+			t.Errorf("second person: %v", err)
+		}
+	})
+}

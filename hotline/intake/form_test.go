@@ -307,6 +307,11 @@ func TestDecodeOperator(t *testing.T) {
 		sub.Choice != "" || sub.ReporterType != "parent" || sub.Language != "vi" {
 		t.Errorf("%+v", sub)
 	}
+	// A call about a child in danger now rests on vital interest, not on the public task.
+	v.Set("danger_now", "yes")
+	if sub, err := DecodeOperator(formRequest(v), testLimits); err != nil || sub.LegalBasis != "vital_interest" || !sub.DangerNow {
+		t.Errorf("danger now: %v %+v", err, sub)
+	}
 
 	tests := []struct {
 		name       string

@@ -224,12 +224,13 @@ func validate(in *input, lim hotline.Limits, p *problems) (hotline.Submission, e
 
 	child := sub.ReporterType == "child" || slices.Contains(minorBands, sub.AgeBand)
 	switch {
+	case sub.DangerNow:
+		// Law 91/2025 waives consent to protect life or health in an emergency, whoever
+		// reports it.
+		sub.LegalBasis = "vital_interest"
 	case in.src == fromOperator:
 		// The caller chose to call the national hotline: its public task is the basis.
 		sub.LegalBasis = "public_task"
-	case sub.DangerNow:
-		// Law 91/2025 waives consent to protect life or health in an emergency.
-		sub.LegalBasis = "vital_interest"
 	default:
 		sub.LegalBasis = "consent"
 		if child && sub.Contact != "" && !in.consent {
