@@ -900,6 +900,25 @@ func (s *Store) CaseEvidence(ctx context.Context, caseID int64) ([]Evidence, err
 	return out, rows.Err()
 }
 
+// SealedSample returns one sealed value with its column (the newest report description, else a
+// TOTP secret), or "" when the store holds none: serve opens it at start to check that its data
+// keys are the ones the data was sealed with.
+func (s *Store) SealedSample(ctx context.Context) (column, sealed string, err error) {
+	for _, q := range [][2]string{
+		{"reports.description_sealed", `SELECT description_sealed FROM reports WHERE description_sealed <> '' ORDER BY id DESC LIMIT 1`},
+		{"users.totp_secret", `SELECT totp_secret FROM users WHERE totp_secret <> '' ORDER BY id DESC LIMIT 1`},
+	} {
+		err := s.r.QueryRowContext(ctx, q[1]).Scan(&sealed)
+		if err == nil {
+			return q[0], sealed, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return "", "", fmt.Errorf("store: sealed sample: %w", err)
+		}
+	}
+	return "", "", nil
+}
+
 // CaseRemoved reports whether a partner acted on any notice of the case (removed, disabled,
 // geo-blocked, suspended): what a reporter's status page calls "taken down".
 func (s *Store) CaseRemoved(ctx context.Context, caseID int64) (bool, error) {

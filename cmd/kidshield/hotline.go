@@ -27,6 +27,18 @@ func (a *app) startHotline(ctx context.Context, bg *sync.WaitGroup, clock func()
 	if err != nil {
 		return nil, nil, fmt.Errorf("hotline data keys: %w", err)
 	}
+	// A restore without the key file, or a second node that generated keys of its own, would
+	// otherwise start fine and then fail on every case page while sealing new data with a key
+	// the others do not have: refuse to start instead.
+	if col, sealed, err := a.st.SealedSample(ctx); err != nil {
+		return nil, nil, err
+	} else if sealed != "" {
+		if _, err := keys.Open(sealed, col); err != nil {
+			return nil, nil, fmt.Errorf("the data keys (%s, key ids %v) do not open the data already in the store (%w): "+
+				"restore DATA_DIR/%s from the backup kept apart from the database, or give the keys with %s or hotline.data_keys",
+				keySource(cfg), keys.IDs(), err, seal.KeysFileName, seal.EnvKeys)
+		}
+	}
 	clientKey, err := secretFile(filepath.Join(cfg.DataDir, "client-hash-key"), 32)
 	if err != nil {
 		return nil, nil, err
@@ -85,6 +97,18 @@ func (a *app) hotlineJobs(ctx context.Context, clock func() time.Time, am *auth.
 		case <-t.C:
 		}
 	}
+}
+
+func keySource(cfg *config.Config) string {
+	switch {
+	case os.Getenv(seal.EnvKeys) != "":
+		return seal.EnvKeys
+	case cfg.Hotline.DataKeysFile != "":
+		return cfg.Hotline.DataKeysFile
+	case len(cfg.Hotline.DataKeys) > 0:
+		return "hotline.data_keys"
+	}
+	return filepath.Join(cfg.DataDir, seal.KeysFileName)
 }
 
 // secretFile reads a random secret from path, creating it (mode 0600) on first start.
