@@ -63,6 +63,11 @@ type DNS struct {
 type HTTP struct {
 	Listen    string `yaml:"listen"`     // plain HTTP, for use behind a reverse proxy
 	TLSListen string `yaml:"tls_listen"` // HTTPS with HTTP/2 (DoH for browsers and phones)
+	// TrustedProxies lists the reverse proxies (addresses or CIDRs) whose X-Forwarded-For is
+	// believed: behind them, rate limits, the access list and profiles by client address see
+	// the real client instead of the proxy. Empty: the header is ignored (it is trivially
+	// forged by anyone else).
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // TLS names the certificate for DoT and HTTPS. Without files, a self-signed certificate for

@@ -122,6 +122,11 @@ func (c *Config) validate() Errors {
 	if c.HTTP.TLSListen != "" {
 		addr("http.tls_listen", c.HTTP.TLSListen)
 	}
+	for i, p := range c.HTTP.TrustedProxies {
+		if _, err := ParsePrefix(p); err != nil {
+			add(fmt.Sprintf("http.trusted_proxies[%d]", i), "%v", err)
+		}
+	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		add("tls", "cert_file and key_file go together: set both or neither")
 	}

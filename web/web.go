@@ -184,7 +184,9 @@ type Options struct {
 	// LoginPath is where a browser without a session is sent (with ?next=).
 	LoginPath    string
 	MetricsAllow []netip.Prefix
-	Logger       *slog.Logger
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client.
+	TrustedProxies []netip.Prefix
+	Logger         *slog.Logger
 }
 
 // Server is the HTTP front of kidshield.
@@ -219,6 +221,9 @@ func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
 
 // ServeHTTP applies the headers every answer carries, then the mux.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if len(s.o.TrustedProxies) > 0 {
+		r.RemoteAddr = ClientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.o.TrustedProxies)
+	}
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
@@ -519,4 +524,43 @@ func Timeouts(srv *http.Server) {
 	srv.WriteTimeout = 60 * time.Second
 	srv.IdleTimeout = 120 * time.Second
 	srv.MaxHeaderBytes = 64 << 10
+}
+
+// ClientAddr returns the address of the client behind trusted reverse proxies: when remote is a
+// trusted proxy, X-Forwarded-For is read from the right (each proxy appends the address it saw)
+// and the first address that is not a trusted proxy is the client. Anything unparsable stops
+// the walk at the last trusted hop, so a forged header can never name an arbitrary client
+// unless every proxy after it is trusted. The result keeps the "ip:port" form (port 0 for a
+// forwarded client), so every consumer of RemoteAddr works unchanged.
+func ClientAddr(remote string, xff []string, trusted []netip.Prefix) string {
+	isTrusted := func(a netip.Addr) bool {
+		for _, p := range trusted {
+			if p.Contains(a.Unmap()) {
+				return true
+			}
+		}
+		return false
+	}
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil || !isTrusted(ap.Addr()) {
+		return remote
+	}
+	var hops []string
+	for _, v := range xff {
+		for _, h := range strings.Split(v, ",") {
+			hops = append(hops, strings.TrimSpace(h))
+		}
+	}
+	client := remote
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(hops[i])
+		if err != nil {
+			break
+		}
+		client = netip.AddrPortFrom(a.Unmap(), 0).String()
+		if !isTrusted(a) {
+			break
+		}
+	}
+	return client
 }

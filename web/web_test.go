@@ -120,3 +120,25 @@ func TestSwitchURL(t *testing.T) {
 		}
 	}
 }
+
+func TestClientAddr(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	for _, c := range []struct {
+		remote string
+		xff    []string
+		want   string
+	}{
+		{"203.0.113.9:5000", []string{"1.2.3.4"}, "203.0.113.9:5000"},            // not from a proxy: header ignored
+		{"10.0.0.2:5000", nil, "10.0.0.2:5000"},                                  // proxy without a header
+		{"10.0.0.2:5000", []string{"198.51.100.7"}, "198.51.100.7:0"},            // the client
+		{"10.0.0.2:5000", []string{"6.6.6.6, 198.51.100.7"}, "198.51.100.7:0"},   // a forged left part is not believed
+		{"10.0.0.2:5000", []string{"198.51.100.7, 10.0.0.3"}, "198.51.100.7:0"},  // two proxies
+		{"10.0.0.2:5000", []string{"6.6.6.6", "198.51.100.7"}, "198.51.100.7:0"}, // several header lines
+		{"10.0.0.2:5000", []string{"garbage, 10.0.0.3"}, "10.0.0.3:0"},           // stops at the last trusted hop
+		{"10.0.0.2:5000", []string{"2001:db8::1"}, "[2001:db8::1]:0"},
+	} {
+		if got := ClientAddr(c.remote, c.xff, trusted); got != c.want {
+			t.Errorf("%s %q: %s, want %s", c.remote, c.xff, got, c.want)
+		}
+	}
+}

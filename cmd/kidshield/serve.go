@@ -278,7 +278,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if a.views, err = web.LoadViews(); err != nil {
 		return err
 	}
-	wo := web.Options{AdminToken: token, MetricsAllow: metricsNets, Logger: a.log}
+	proxies, err := config.Prefixes(cfg.HTTP.TrustedProxies)
+	if err != nil {
+		return err
+	}
+	wo := web.Options{AdminToken: token, MetricsAllow: metricsNets, TrustedProxies: proxies, Logger: a.log}
 	var hotlineRoutes []web.Route
 	if *cfg.Hotline.Enabled {
 		am, routes, err := a.startHotline(runCtx, &bg, clock)
