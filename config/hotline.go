@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -13,6 +14,11 @@ type Hotline struct {
 	// PublicURL is the base URL printed in notices and receipts ("https://hotline.example.vn").
 	// Empty: links are relative to the host a request came to.
 	PublicURL string `yaml:"public_url"`
+	// IssuerName is the hotline's name printed as the issuer of notices (the signed JSON, the
+	// printable notice, the partner view), e.g. "Tổng đài quốc gia bảo vệ trẻ em 111". It is
+	// data an administrator sets, not code: the names of Vietnamese bodies change with
+	// reorganisations. Default "kidshield hotline".
+	IssuerName string `yaml:"issuer_name"`
 	// SLA is the target time from receipt to assessment, per priority P0..P4.
 	SLA SLA `yaml:"sla"`
 	// DataKeys encrypt personal fields at rest: "ID:BASE64(32 bytes)", the first one seals new
@@ -127,6 +133,9 @@ func (h *Hotline) finish() {
 		if *f.dst == 0 {
 			*f.dst = f.v
 		}
+	}
+	if strings.TrimSpace(h.IssuerName) == "" {
+		h.IssuerName = "kidshield hotline"
 	}
 	if h.Intake.RatePerHour == nil {
 		h.Intake.RatePerHour = ptr(30)

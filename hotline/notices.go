@@ -23,6 +23,9 @@ var (
 	NoticeRequests   = []string{"remove", "disable", "geo_block", "suspend_account", "preserve", "investigate"}
 	NoticeScopes     = []string{"global", "vn"}
 	NoticeDetections = []string{"report", "flagger", "crawler"}
+	// NoticeAnswerSources are how a partner's answer that staff record arrived (labels
+	// "notice.source.<value>"): many partners (police, ministries, small hosts) never log in.
+	NoticeAnswerSources = []string{"email", "phone", "letter", "other"}
 )
 
 // ErrNoSigner is returned when a notice must be signed and no key was set (SetNoticeSigner).
@@ -368,13 +371,13 @@ func (s *Service) PartnerRemoved(ctx context.Context, by Actor, partnerID, id in
 	if partnerID == 0 {
 		return nil, store.ErrNotFound
 	}
-	if !slices.Contains(taxonomy.NoticeActions, action) {
-		return nil, ValidationError{{Field: "action", Key: "notice.err.action", Msg: fmt.Sprintf("%q is not one of %v", action, taxonomy.NoticeActions)}}
+	var verr ValidationError
+	checkAction(&verr, action)
+	s.checkAnswerTime(&verr, at, false)
+	if len(verr) > 0 {
+		return nil, verr
 	}
-	if at.After(s.o.Now()) {
-		return nil, ValidationError{{Field: "at", Key: "notice.err.future", Msg: "the time of the action cannot be in the future"}}
-	}
-	return s.changeNotice(ctx, by, id, store.NoticeChange{To: lifecycle.NoticeActioned, PartnerID: partnerID, ActionTaken: action, ActionAt: at})
+	return answerErr(s.changeNotice(ctx, by, id, store.NoticeChange{To: lifecycle.NoticeActioned, PartnerID: partnerID, ActionTaken: action, AnswerAt: at}))
 }
 
 // PartnerDispute records the partner's refusal with its reason.
@@ -382,11 +385,90 @@ func (s *Service) PartnerDispute(ctx context.Context, by Actor, partnerID, id in
 	if partnerID == 0 {
 		return nil, store.ErrNotFound
 	}
+	var verr ValidationError
 	reason = strings.TrimSpace(reason)
-	if reason == "" || len([]rune(reason)) > 5000 {
-		return nil, ValidationError{{Field: "reason", Key: "notice.err.reason", Msg: "give a reason (at most 5000 characters)"}}
+	if checkReason(&verr, reason); len(verr) > 0 {
+		return nil, verr
 	}
 	return s.changeNotice(ctx, by, id, store.NoticeChange{To: lifecycle.NoticeDisputed, PartnerID: partnerID, Response: reason})
+}
+
+// Answers a partner gave outside the system (by e-mail, phone or letter) are recorded by staff
+// through the same transitions as the partner view's, with the time the partner answered (so
+// the takedown clock is the partner's, not the typist's) and the source in the history.
+
+// RecordAcknowledged records that the partner confirmed receipt at the time given, by source
+// (NoticeAnswerSources).
+func (s *Service) RecordAcknowledged(ctx context.Context, by Actor, id int64, source string, at time.Time) (*store.Notice, error) {
+	var verr ValidationError
+	checkSource(&verr, source)
+	s.checkAnswerTime(&verr, at, true)
+	if len(verr) > 0 {
+		return nil, verr
+	}
+	return answerErr(s.changeNotice(ctx, by, id, store.NoticeChange{To: lifecycle.NoticeAcknowledged, AnswerAt: at, Source: source}))
+}
+
+// RecordActioned records what the partner said it did (taxonomy.NoticeActions) and when.
+func (s *Service) RecordActioned(ctx context.Context, by Actor, id int64, source, action string, at time.Time) (*store.Notice, error) {
+	var verr ValidationError
+	checkSource(&verr, source)
+	checkAction(&verr, action)
+	s.checkAnswerTime(&verr, at, true)
+	if len(verr) > 0 {
+		return nil, verr
+	}
+	return answerErr(s.changeNotice(ctx, by, id, store.NoticeChange{To: lifecycle.NoticeActioned, ActionTaken: action, AnswerAt: at, Source: source}))
+}
+
+// RecordDispute records the partner's dispute or refusal with its reason.
+func (s *Service) RecordDispute(ctx context.Context, by Actor, id int64, source, reason string) (*store.Notice, error) {
+	var verr ValidationError
+	checkSource(&verr, source)
+	reason = strings.TrimSpace(reason)
+	checkReason(&verr, reason)
+	if len(verr) > 0 {
+		return nil, verr
+	}
+	return s.changeNotice(ctx, by, id, store.NoticeChange{To: lifecycle.NoticeDisputed, Response: reason, Source: source})
+}
+
+func checkSource(verr *ValidationError, source string) {
+	if !slices.Contains(NoticeAnswerSources, source) {
+		*verr = append(*verr, FieldError{Field: "source", Key: "notice.err.source", Msg: fmt.Sprintf("%q is not one of %v", source, NoticeAnswerSources)})
+	}
+}
+
+func checkAction(verr *ValidationError, action string) {
+	if !slices.Contains(taxonomy.NoticeActions, action) {
+		*verr = append(*verr, FieldError{Field: "action", Key: "notice.err.action", Msg: fmt.Sprintf("%q is not one of %v", action, taxonomy.NoticeActions)})
+	}
+}
+
+// checkAnswerTime refuses an answer time in the future (and a missing one when required). That
+// it is not before the sending is the store's check, made on the notice as it is in the
+// transaction (answerErr).
+func (s *Service) checkAnswerTime(verr *ValidationError, at time.Time, required bool) {
+	switch {
+	case at.IsZero() && required:
+		*verr = append(*verr, FieldError{Field: "at", Key: "notice.err.time_required", Msg: "give the time the partner answered"})
+	case at.After(s.o.Now()):
+		*verr = append(*verr, FieldError{Field: "at", Key: "notice.err.future", Msg: "the time of the answer cannot be in the future"})
+	}
+}
+
+func checkReason(verr *ValidationError, reason string) {
+	if reason == "" || len([]rune(reason)) > 5000 {
+		*verr = append(*verr, FieldError{Field: "reason", Key: "notice.err.reason", Msg: "give a reason (at most 5000 characters)"})
+	}
+}
+
+// answerErr turns the store's refusal of an answer time into a field error.
+func answerErr(n *store.Notice, err error) (*store.Notice, error) {
+	if errors.Is(err, store.ErrAnswerTime) {
+		return nil, ValidationError{{Field: "at", Key: "notice.err.answer_time", Msg: store.ErrAnswerTime.Error()}}
+	}
+	return n, err
 }
 
 // PartnerNotice returns a notice addressed to partnerID; any other is ErrNotFound (a partner
@@ -459,7 +541,9 @@ func (s *Service) NoticeView(ctx context.Context, id int64) (*NoticeView, error)
 }
 
 // NoticeSweep is the deadline job (run every minute): sent and acknowledged notices past their
-// deadline become overdue; overdue and reminded ones get a reminder every ReminderEvery.
+// deadline become overdue; overdue and reminded ones get a reminder every ReminderEvery. Notices
+// of a case that is closed, purged or not actionable are skipped (store.SweepNotices): the
+// hotline no longer asks anything of the partner there.
 func (s *Service) NoticeSweep(ctx context.Context, now time.Time) (overdue, reminded int, err error) {
 	every := s.o.Config().ReminderEvery
 	if every <= 0 {
@@ -470,6 +554,14 @@ func (s *Service) NoticeSweep(ctx context.Context, now time.Time) (overdue, remi
 		s.o.Logger.Info("notice deadlines", "overdue", overdue, "reminded", reminded)
 	}
 	return overdue, reminded, err
+}
+
+// IssuerName is the hotline's name as the issuer of notices (config hotline.issuer_name).
+func (s *Service) IssuerName() string {
+	if n := strings.TrimSpace(s.o.Config().IssuerName); n != "" {
+		return n
+	}
+	return "kidshield hotline"
 }
 
 // NoticeDocument is a notice as it leaves the hotline (JSON, signed): after the EU DSA statement
@@ -529,7 +621,7 @@ func rfc3339(t time.Time) string {
 // is left out, so a signature made at sending stays valid).
 func (s *Service) noticeDocument(n *store.Notice, keyID string) NoticeDocument {
 	d := NoticeDocument{Format: "kidshield-notice/1", NoticeID: n.Ref, Kind: n.Kind, IssuedAt: rfc3339(n.Sent), CaseRef: n.CaseRef,
-		Language: n.Language, Issuer: NoticeParty{Role: "hotline", Country: "VN", URL: s.o.Config().PublicURL},
+		Language: n.Language, Issuer: NoticeParty{Name: s.IssuerName(), Role: "hotline", Country: "VN", URL: s.o.Config().PublicURL},
 		Recipient: NoticeParty{Name: n.PartnerName, Role: n.PartnerKind, Country: n.PartnerCountry}, Ground: n.Ground,
 		LegalText: n.LegalText, Explanation: n.Explanation, Category: n.Category, Detection: n.Detection, Automated: n.Automated,
 		Action: n.Action, Scope: n.Scope, Deadline: rfc3339(n.Deadline), DeadlineH: n.DeadlineH, Preserve: n.Preserve, TLP: n.TLP,

@@ -3,10 +3,12 @@ package hotline
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -281,4 +283,129 @@ func TestNetworkListFromCase(t *testing.T) {
 		t.Fatal("unknown state accepted")
 	}
 	_ = fmt.Sprint
+}
+
+// sentNotice drafts, approves and sends a notice on a new actionable case, at e.now.
+func (e *ntcEnv) sentNotice(t *testing.T) int64 {
+	t.Helper()
+	ctx := t.Context()
+	if ps, _ := e.st.Partners(ctx, false); len(ps) == 0 {
+		e.partner(t, "Tube", "tube.example")
+	}
+	_, count, err := e.st.Notices(ctx, store.NoticeFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cid := e.caseAt(t, lifecycle.CaseActionable, "CSE.CSAM", fmt.Sprintf("https://www.tube.example/v/%d", 100+count))
+	d, err := e.svc.NewNoticeDraft(ctx, cid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := e.svc.CreateNotice(ctx, ntcAlice, cid, d.Input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ApproveNotice(ctx, ntcBob, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.SendNotice(ctx, ntcAlice, id); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func ntcFieldErr(t *testing.T, what string, err error, key string) {
+	t.Helper()
+	var verr ValidationError
+	if !errors.As(err, &verr) {
+		t.Fatalf("%s: %v, want a field error %s", what, err, key)
+	}
+	for _, fe := range verr {
+		if fe.Key == key {
+			return
+		}
+	}
+	t.Fatalf("%s: %v, want %s", what, verr, key)
+}
+
+func TestRecordPartnerAnswer(t *testing.T) {
+	e := newNtcEnv(t)
+	ctx := t.Context()
+	sent := e.now
+	id := e.sentNotice(t)
+	e.now = e.now.Add(8 * time.Hour)
+
+	_, err := e.svc.RecordAcknowledged(ctx, ntcAlice, id, "pigeon", time.Time{})
+	ntcFieldErr(t, "unknown source", err, "notice.err.source")
+	ntcFieldErr(t, "no time", err, "notice.err.time_required")
+	_, err = e.svc.RecordAcknowledged(ctx, ntcAlice, id, "email", sent.Add(-time.Hour))
+	ntcFieldErr(t, "acknowledged before the sending", err, "notice.err.answer_time")
+	_, err = e.svc.RecordActioned(ctx, ntcAlice, id, "phone", "removed", sent.Add(-time.Hour))
+	ntcFieldErr(t, "actioned before the sending", err, "notice.err.answer_time")
+	_, err = e.svc.RecordActioned(ctx, ntcAlice, id, "phone", "removed", e.now.Add(time.Minute))
+	ntcFieldErr(t, "actioned in the future", err, "notice.err.future")
+	_, err = e.svc.RecordActioned(ctx, ntcAlice, id, "phone", "deleted", sent.Add(time.Hour))
+	ntcFieldErr(t, "unknown action", err, "notice.err.action")
+	// The partner view refuses a time before the sending too (it used to move it silently).
+	_, err = e.svc.PartnerRemoved(ctx, Actor{}, mustPartner(t, e, id), id, "removed", sent.Add(-time.Hour))
+	ntcFieldErr(t, "partner: actioned before the sending", err, "notice.err.answer_time")
+
+	n, err := e.svc.RecordAcknowledged(ctx, ntcAlice, id, "email", sent.Add(30*time.Minute))
+	if err != nil || n.State != lifecycle.NoticeAcknowledged || !n.Acknowledged.Equal(sent.Add(30*time.Minute)) {
+		t.Fatalf("acknowledged: %+v %v", n, err)
+	}
+	n, err = e.svc.RecordActioned(ctx, ntcAlice, id, "letter", "account_suspended", sent.Add(5*time.Hour))
+	if err != nil || n.ActionTaken != "account_suspended" || n.TimeToRemoval() != 5*time.Hour {
+		t.Fatalf("actioned: %+v %v", n, err)
+	}
+	// A second answer of the same kind is a refused step, as in the partner view.
+	if _, err := e.svc.RecordActioned(ctx, ntcAlice, id, "phone", "removed", sent.Add(6*time.Hour)); !errors.Is(err, lifecycle.ErrTransition) {
+		t.Fatalf("actioned twice: %v", err)
+	}
+
+	// A dispute: on another notice.
+	e.now = sent
+	other := e.sentNotice(t)
+	_, err = e.svc.RecordDispute(ctx, ntcBob, other, "phone", "  ")
+	ntcFieldErr(t, "no reason", err, "notice.err.reason")
+	if n, err = e.svc.RecordDispute(ctx, ntcBob, other, "phone", "the video is news reporting"); err != nil || n.State != lifecycle.NoticeDisputed ||
+		n.Response != "the video is news reporting" {
+		t.Fatalf("disputed: %+v %v", n, err)
+	}
+	v, err := e.svc.NoticeView(ctx, other)
+	if err != nil || !strings.Contains(v.History[len(v.History)-1].Detail, "recorded by staff: phone") {
+		t.Fatalf("history: %+v %v", v.History, err)
+	}
+}
+
+func mustPartner(t *testing.T, e *ntcEnv, id int64) int64 {
+	t.Helper()
+	n, err := e.st.NoticeByID(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n.PartnerID
+}
+
+func TestNoticeIssuerName(t *testing.T) {
+	e := newNtcEnv(t)
+	id := e.sentNotice(t)
+	doc, err := e.svc.SignedNotice(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(doc, []byte(`"name": "kidshield hotline"`)) {
+		t.Fatalf("default issuer name missing:\n%s", doc)
+	}
+	e.svc.o.Config().IssuerName = "Tổng đài quốc gia bảo vệ trẻ em 111"
+	if doc, err = e.svc.SignedNotice(t.Context(), id); err != nil {
+		t.Fatal(err)
+	}
+	var d NoticeDocument
+	if err := json.Unmarshal(doc, &d); err != nil || d.Issuer.Name != "Tổng đài quốc gia bảo vệ trẻ em 111" || d.Issuer.Role != "hotline" {
+		t.Fatalf("issuer %+v %v", d.Issuer, err)
+	}
+	if err := VerifyNotice(doc, e.svc.NoticeSigner().PublicKey()); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -94,6 +94,10 @@ var NoticeCaseStates = []string{lifecycle.CaseActionable, lifecycle.CaseSecondRe
 // actionable, in second review, referred or monitored.
 var ErrCaseNotReady = errors.New("a notice can be drafted only on a case that is actionable, in second review, referred or monitored")
 
+// ErrAnswerTime is returned (wrapped) when the time given for a recipient's answer is before the
+// notice was first sent or after the change itself (in the future).
+var ErrAnswerTime = errors.New("the time of the answer must lie between the sending of the notice and now")
+
 // ErrPartnerInactive is returned (wrapped) when a notice is addressed to an inactive partner.
 var ErrPartnerInactive = errors.New("the partner is inactive")
 
@@ -325,9 +329,17 @@ type NoticeChange struct {
 	// PartnerID, when non-zero, restricts the change to a notice addressed to that partner: any
 	// other notice is ErrNotFound, so a partner cannot learn that it exists.
 	PartnerID int64
-	// ActionTaken and ActionAt record what the recipient did and when (To = actioned).
+	// ActionTaken is what the recipient did (To = actioned).
 	ActionTaken string
-	ActionAt    time.Time
+	// AnswerAt is when the recipient answered (To = acknowledged or actioned): the receipt or
+	// the action, not the moment someone typed it in. Zero means Time. A time given must lie
+	// between the notice's first sending and Time, else ErrAnswerTime: the takedown clock
+	// (actioned − sent) is built on it.
+	AnswerAt time.Time
+	// Source, for an answer a staff member records on the recipient's behalf, says how it
+	// arrived ("email", "phone", "letter"...); empty when the recipient answered in the partner
+	// view. It goes into the audit record, so the notice's history shows who typed what.
+	Source string
 	// Response is the recipient's reason (To = disputed) or a note of who escalated it.
 	Response string
 	// Sign, for To = sent from approved, returns the signature of the notice as sent (its sent and
@@ -366,6 +378,10 @@ func (s *Store) changeNoticeTx(ctx context.Context, tx *sql.Tx, id int64, ch Not
 	sets := []string{"state = $1", "updated_us = $2"}
 	p := params{ch.To, now}
 	detail := map[string]any{"from": n.State, "to": ch.To}
+	if ch.Source != "" {
+		detail["source"] = cleanText(ch.Source)
+		detail["recorded"] = "recorded by staff: " + cleanText(ch.Source)
+	}
 	switch ch.To {
 	case lifecycle.NoticeApproved:
 		if err := lifecycle.CheckApproval(n.CreatedBy, ch.ActorID); err != nil {
@@ -396,19 +412,26 @@ func (s *Store) changeNoticeTx(ctx context.Context, tx *sql.Tx, id int64, ch Not
 			detail["resent"] = true
 		}
 	case lifecycle.NoticeAcknowledged:
+		at, err := answerTime(n, ch)
+		if err != nil {
+			return err
+		}
 		if n.Acknowledged.IsZero() {
-			sets = append(sets, "acknowledged_us = $2")
+			sets = append(sets, "acknowledged_us = "+p.add(at.UnixMicro()))
+		}
+		if !ch.AnswerAt.IsZero() {
+			detail["answered"] = at.UTC().Format(time.RFC3339)
 		}
 	case lifecycle.NoticeActioned:
-		at := ch.ActionAt
-		if at.IsZero() || at.After(ch.Time) {
-			at = ch.Time
-		}
-		if !n.Sent.IsZero() && at.Before(n.Sent) {
-			at = n.Sent
+		at, err := answerTime(n, ch)
+		if err != nil {
+			return err
 		}
 		sets = append(sets, "actioned_us = "+p.add(at.UnixMicro()), "action_taken = "+p.add(ch.ActionTaken))
 		detail["action"] = ch.ActionTaken
+		if !ch.AnswerAt.IsZero() {
+			detail["answered"] = at.UTC().Format(time.RFC3339)
+		}
 	case lifecycle.NoticeVerified:
 		sets = append(sets, "verified_us = $2")
 	case lifecycle.NoticeClosed, lifecycle.NoticeWithdrawn:
@@ -422,6 +445,26 @@ func (s *Store) changeNoticeTx(ctx context.Context, tx *sql.Tx, id int64, ch Not
 		return err
 	}
 	return s.appendAudit(ctx, tx, AuditEvent{Time: ch.Time, Actor: ch.Actor, Action: "notice." + ch.To, Object: fmt.Sprintf("notice:%d", id), Detail: detail})
+}
+
+// answerTime is when the recipient answered: ch.AnswerAt, or ch.Time when none was given. A time
+// before the first sending or after ch.Time is ErrAnswerTime. Forms give minutes, so a time in
+// the very minute the notice was sent counts as the sending itself.
+func answerTime(n *Notice, ch NoticeChange) (time.Time, error) {
+	at := ch.AnswerAt
+	if at.IsZero() {
+		return ch.Time, nil
+	}
+	if at.After(ch.Time) {
+		return time.Time{}, fmt.Errorf("answer at %s, now %s: %w", at.UTC().Format(time.RFC3339), ch.Time.UTC().Format(time.RFC3339), ErrAnswerTime)
+	}
+	if !n.Sent.IsZero() && at.Before(n.Sent) {
+		if at.Before(n.Sent.Truncate(time.Minute)) {
+			return time.Time{}, fmt.Errorf("answer at %s, sent %s: %w", at.UTC().Format(time.RFC3339), n.Sent.UTC().Format(time.RFC3339), ErrAnswerTime)
+		}
+		at = n.Sent
+	}
+	return at, nil
 }
 
 // referCaseTx moves the notice's case to referred when it is actionable or in second review.
@@ -453,11 +496,18 @@ func (s *Store) referCaseTx(ctx context.Context, tx *sql.Tx, n *Notice, ch Notic
 // SweepNotices is the deadline job, in one transaction: sent and acknowledged notices past their
 // deadline become overdue, and overdue or reminded notices whose last reminder (or, before the
 // first, whose deadline) is at least every old become reminded. It returns how many of each.
+//
+// Notices whose case is no longer open (closed, purged or not actionable: lifecycle.CaseOpen)
+// are left alone: nothing is being asked of the partner any more, and reminding it of content
+// the hotline itself has stopped pursuing (or whose data is purged) would be noise at best. An
+// analyst withdraws or closes such a notice; reopening the case brings it back into the sweep.
 func (s *Store) SweepNotices(ctx context.Context, now time.Time, every time.Duration, actor string) (overdue, reminded int, err error) {
+	const caseOpen = ` AND case_id IN (SELECT id FROM cases WHERE state NOT IN ('` + lifecycle.CaseClosed + `', '` + lifecycle.CasePurged +
+		`', '` + lifecycle.CaseNotActionable + `'))`
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		overdue, reminded = 0, 0
-		ids, err := ntcIDs(ctx, tx, `SELECT id FROM notices WHERE state IN ('sent', 'acknowledged') AND deadline_us > 0 AND deadline_us <= $1 ORDER BY id`,
-			now.UnixMicro())
+		ids, err := ntcIDs(ctx, tx, `SELECT id FROM notices WHERE state IN ('sent', 'acknowledged') AND deadline_us > 0 AND deadline_us <= $1`+
+			caseOpen+` ORDER BY id`, now.UnixMicro())
 		if err != nil {
 			return err
 		}
@@ -468,7 +518,7 @@ func (s *Store) SweepNotices(ctx context.Context, now time.Time, every time.Dura
 			overdue++
 		}
 		ids, err = ntcIDs(ctx, tx, `SELECT id FROM notices WHERE state IN ('overdue', 'reminded')
-			AND CASE WHEN last_reminder_us > deadline_us THEN last_reminder_us ELSE deadline_us END <= $1 ORDER BY id`,
+			AND CASE WHEN last_reminder_us > deadline_us THEN last_reminder_us ELSE deadline_us END <= $1`+caseOpen+` ORDER BY id`,
 			now.Add(-every).UnixMicro())
 		if err != nil {
 			return err

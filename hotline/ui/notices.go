@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -39,6 +40,10 @@ func (u *UI) noticeRoutes() []web.Route {
 		{Method: "POST", Pattern: "/desk/notices/{id}/close", Access: analyst, Handler: h(u.noticeAct("close"))},
 		{Method: "POST", Pattern: "/desk/notices/{id}/withdraw", Access: analyst, Handler: h(u.noticeAct("withdraw"))},
 		{Method: "POST", Pattern: "/desk/notices/{id}/escalate", Access: analyst, Handler: h(u.noticeAct("escalate"))},
+		// The partner's answer received by e-mail, phone or letter, recorded by staff.
+		{Method: "POST", Pattern: "/desk/notices/{id}/record-ack", Access: analyst, Handler: h(u.noticeRecord(lifecycle.NoticeAcknowledged))},
+		{Method: "POST", Pattern: "/desk/notices/{id}/record-actioned", Access: analyst, Handler: h(u.noticeRecord(lifecycle.NoticeActioned))},
+		{Method: "POST", Pattern: "/desk/notices/{id}/record-dispute", Access: analyst, Handler: h(u.noticeRecord(lifecycle.NoticeDisputed))},
 		{Method: "GET", Pattern: "/.well-known/kidshield-notice-key", Access: web.Public, Handler: h(u.noticeKey)},
 
 		{Method: "GET", Pattern: "/partner", Access: partner, Handler: h(u.partnerHome)},
@@ -295,8 +300,15 @@ func (u *UI) noticeList(w http.ResponseWriter, r *http.Request) {
 	u.render(w, r, http.StatusOK, "notice_list", p)
 }
 
-// ntcHist is one line of a notice's history.
-type ntcHist struct{ Time, Actor, What string }
+// ntcHist is one line of a notice's history. Note says, for an answer staff recorded, how it
+// came and when the partner gave it.
+type ntcHist struct{ Time, Actor, What, Note string }
+
+// ntcRecForm is the values of a "record the partner's answer" form, kept when it is refused.
+type ntcRecForm struct {
+	Form                       string // the state the refused form aimed at ("" when none was)
+	Source, At, Action, Reason string
+}
 
 // ntcShowPage is the staff notice page.
 type ntcShowPage struct {
@@ -311,9 +323,18 @@ type ntcShowPage struct {
 	CanApprove, CanSend, CanVerify, CanClose       bool
 	CanWithdraw, CanEscalate, IsSupervisor, Author bool
 	Flash                                          []string
+	// The "record the partner's answer" forms: which apply, their choices, the bounds of the
+	// time (the sending, now; Viet Nam time, datetime-local form) and the refused input.
+	CanRecordAck, CanRecordAction, CanRecordDispute bool
+	Sources, Actions                                []string
+	MinAt, MaxAt                                    string
+	Rec                                             ntcRecForm
 }
 
-func (u *UI) noticeShowPage(w http.ResponseWriter, r *http.Request, id int64, status int, flash []string) {
+// ntcFormTime is the datetime-local form of a time, in Viet Nam time.
+const ntcFormTime = "2006-01-02T15:04"
+
+func (u *UI) noticeShowPage(w http.ResponseWriter, r *http.Request, id int64, status int, flash []string, rec ntcRecForm) {
 	v, err := u.svc.NoticeView(r.Context(), id)
 	if err != nil {
 		u.fail(w, r, err)
@@ -323,7 +344,11 @@ func (u *UI) noticeShowPage(w http.ResponseWriter, r *http.Request, id int64, st
 	n := v.Notice
 	p := ntcShowPage{N: n, Items: ntcItems(n.Items), Created: ntcTime(n.Created), Approved: ntcTime(n.Approved), Sent: ntcTime(n.Sent),
 		Deadline: ntcTime(n.Deadline), Ack: ntcTime(n.Acknowledged), Actioned: ntcTime(n.Actioned), Verified: ntcTime(n.Verified),
-		Closed: ntcTime(n.Closed), LastReminder: ntcTime(n.LastReminder), Overdue: v.Overdue, KeyID: v.KeyID, Flash: flash}
+		Closed: ntcTime(n.Closed), LastReminder: ntcTime(n.LastReminder), Overdue: v.Overdue, KeyID: v.KeyID, Flash: flash,
+		Sources: hotline.NoticeAnswerSources, Actions: taxonomy.NoticeActions, MaxAt: u.svc.Now().In(ntcZone).Format(ntcFormTime), Rec: rec}
+	if !n.Sent.IsZero() {
+		p.MinAt = n.Sent.In(ntcZone).Format(ntcFormTime)
+	}
 	if v.TimeToRemoval > 0 {
 		p.TTR = ntcDuration(cat, v.TimeToRemoval)
 	}
@@ -337,12 +362,33 @@ func (u *UI) noticeShowPage(w http.ResponseWriter, r *http.Request, id int64, st
 	p.CanClose = next(lifecycle.NoticeClosed)
 	p.CanWithdraw = next(lifecycle.NoticeWithdrawn)
 	p.CanEscalate = next(lifecycle.NoticeEscalated)
+	// The same steps the partner view offers (partners.go).
+	p.CanRecordAck = next(lifecycle.NoticeAcknowledged) && n.Acknowledged.IsZero()
+	p.CanRecordAction = next(lifecycle.NoticeActioned)
+	p.CanRecordDispute = next(lifecycle.NoticeDisputed)
 	for _, e := range v.History {
 		what := strings.TrimPrefix(e.Action, "notice.")
 		label := ntcT(cat, "notice.hist."+what, ntcT(cat, "notice_state."+what, e.Action))
-		p.History = append(p.History, ntcHist{Time: ntcTime(e.Time), Actor: e.Actor, What: label})
+		p.History = append(p.History, ntcHist{Time: ntcTime(e.Time), Actor: e.Actor, What: label, Note: ntcHistNote(cat, e.Detail)})
 	}
 	u.render(w, r, status, "notice_show", p)
+}
+
+// ntcHistNote describes an answer staff recorded ("recorded by staff: phone · the partner
+// answered 02/03/2026 10:30"), from the audit record's detail; "" for any other step.
+func ntcHistNote(cat i18n.Catalog, detail string) string {
+	var d struct {
+		Source   string `json:"source"`
+		Answered string `json:"answered"`
+	}
+	if detail == "" || json.Unmarshal([]byte(detail), &d) != nil || d.Source == "" {
+		return ""
+	}
+	note := fmt.Sprintf(cat.T("notice.hist.recorded"), ntcT(cat, "notice.source."+d.Source, d.Source))
+	if t, err := time.Parse(time.RFC3339, d.Answered); err == nil {
+		note += " · " + fmt.Sprintf(cat.T("notice.hist.answered"), ntcTime(t))
+	}
+	return note
 }
 
 // ntcPathID reads {id}, or {id}.json (json true).
@@ -364,7 +410,7 @@ func (u *UI) noticeShow(w http.ResponseWriter, r *http.Request) {
 		u.ntcWriteDoc(w, r, doc, err)
 		return
 	}
-	u.noticeShowPage(w, r, id, http.StatusOK, nil)
+	u.noticeShowPage(w, r, id, http.StatusOK, nil, ntcRecForm{})
 }
 
 func (u *UI) ntcWriteDoc(w http.ResponseWriter, r *http.Request, doc []byte, err error) {
@@ -408,7 +454,7 @@ func (u *UI) noticeAct(action string) http.HandlerFunc {
 		}
 		if err != nil {
 			if status, msg, ok := ntcProblem(ntcCat(r), err); ok && !errors.Is(err, store.ErrNotFound) {
-				u.noticeShowPage(w, r, id, status, msg)
+				u.noticeShowPage(w, r, id, status, msg, ntcRecForm{})
 				return
 			}
 			u.fail(w, r, err)
@@ -416,6 +462,59 @@ func (u *UI) noticeAct(action string) http.HandlerFunc {
 		}
 		http.Redirect(w, r, fmt.Sprintf("/desk/notices/%d", id), http.StatusSeeOther)
 	}
+}
+
+// noticeRecord records an answer the partner gave outside the system (e-mail, phone, letter):
+// the step the partner view would have made, at the time the partner answered, with the source
+// in the history. A refused answer shows the notice again with the reason and the input kept.
+func (u *UI) noticeRecord(to string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, ok := pathID(r, "id")
+		if !ok {
+			u.fail(w, r, store.ErrNotFound)
+			return
+		}
+		if err := r.ParseForm(); err != nil {
+			web.Error(w, r, u.log, http.StatusBadRequest, errors.New("unreadable form"))
+			return
+		}
+		f := r.PostForm
+		rec := ntcRecForm{Form: to, Source: f.Get("source"), At: f.Get("at"), Action: f.Get("action"), Reason: f.Get("reason")}
+		ctx, by := r.Context(), actor(r)
+		var err error
+		if to == lifecycle.NoticeDisputed {
+			_, err = u.svc.RecordDispute(ctx, by, id, rec.Source, rec.Reason)
+		} else {
+			var at time.Time
+			if at, err = ntcParseFormTime(rec.At); err == nil && to == lifecycle.NoticeAcknowledged {
+				_, err = u.svc.RecordAcknowledged(ctx, by, id, rec.Source, at)
+			} else if err == nil {
+				_, err = u.svc.RecordActioned(ctx, by, id, rec.Source, rec.Action, at)
+			}
+		}
+		if err != nil {
+			if status, msg, ok := ntcProblem(ntcCat(r), err); ok && !errors.Is(err, store.ErrNotFound) {
+				u.noticeShowPage(w, r, id, status, msg, rec)
+				return
+			}
+			u.fail(w, r, err)
+			return
+		}
+		http.Redirect(w, r, fmt.Sprintf("/desk/notices/%d", id), http.StatusSeeOther)
+	}
+}
+
+// ntcParseFormTime reads a datetime-local value in Viet Nam time (zero for an empty one).
+func ntcParseFormTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.ParseInLocation(ntcFormTime, s, ntcZone)
+	if err != nil {
+		return time.Time{}, hotline.ValidationError{{Field: "at", Key: "notice.err.time", Msg: "the time is not a date and time"}}
+	}
+	return t, nil
 }
 
 // ntcBi is a text in both languages, for the printed notice.
@@ -436,6 +535,7 @@ type ntcPrintPage struct {
 	Issued, Deadline, KeyID    string
 	DSA                        string
 	Draft                      bool
+	Issuer                     string // the hotline's name (config hotline.issuer_name)
 }
 
 func (u *UI) noticePrint(w http.ResponseWriter, r *http.Request) {
@@ -454,7 +554,7 @@ func (u *UI) noticePrint(w http.ResponseWriter, r *http.Request) {
 		Kind: ntcBoth("notice.kind."+n.Kind, n.Kind), Ground: ntcBoth("notice.ground."+n.Ground, n.Ground), Cat: ntcBoth("harm."+n.Category, n.Category),
 		Request: ntcBoth("notice.req."+n.Action, n.Action), Scope: ntcBoth("notice.scope."+n.Scope, n.Scope),
 		Detection: ntcBoth("notice.detect."+n.Detection, n.Detection), Issued: ntcTime(n.Sent), Deadline: ntcTime(n.Deadline), KeyID: v.KeyID,
-		Draft: n.Sent.IsZero()}
+		Draft: n.Sent.IsZero(), Issuer: u.svc.IssuerName()}
 	if n.Preserve {
 		p.Preserve = ntcBoth("notice.yes", "yes")
 	} else {

@@ -59,6 +59,7 @@ func newNtcEnv(t *testing.T) *ntcEnv {
 		t.Fatal(err)
 	}
 	cfg := config.Default().Hotline
+	cfg.IssuerName = "Tổng đài quốc gia bảo vệ trẻ em 111"
 	e := &ntcEnv{t: t, st: st, now: time.Date(2026, 3, 2, 2, 0, 0, 0, time.UTC)}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e.svc = hotline.New(hotline.Options{Store: st, Sealer: keys, Config: func() *config.Hotline { return &cfg }, Logger: log,
@@ -394,6 +395,9 @@ func TestNoticeRoutesAccess(t *testing.T) {
 		{"POST", fmt.Sprintf("/desk/notices/%d/close", nid), staff},
 		{"POST", fmt.Sprintf("/desk/notices/%d/withdraw", nid), staff},
 		{"POST", fmt.Sprintf("/desk/notices/%d/escalate", nid), staff},
+		{"POST", fmt.Sprintf("/desk/notices/%d/record-ack", nid), staff},
+		{"POST", fmt.Sprintf("/desk/notices/%d/record-actioned", nid), staff},
+		{"POST", fmt.Sprintf("/desk/notices/%d/record-dispute", nid), staff},
 		{"GET", "/partner", []string{"tube"}},
 		{"GET", fmt.Sprintf("/partner/notices/%d", nid), []string{"tube"}},
 		{"POST", fmt.Sprintf("/partner/notices/%d/ack", nid), []string{"tube"}},
@@ -455,11 +459,20 @@ func TestNoticePagesTranslated(t *testing.T) {
 	e.post("bob", fmt.Sprintf("/desk/notices/%d/approve", nid), nil)
 	e.post("alice", fmt.Sprintf("/desk/notices/%d/send", nid), nil)
 	e.post("tube", fmt.Sprintf("/partner/notices/%d/removed", nid), url.Values{"action": {"geo_blocked"}})
+	// A notice waiting on its partner (the record forms) whose receipt staff recorded (a note in
+	// the history).
+	waiting := e.draftNotice(cid, e.pB, "https://www.tube.example/v/1")
+	e.post("bob", fmt.Sprintf("/desk/notices/%d/approve", waiting), nil)
+	e.post("alice", fmt.Sprintf("/desk/notices/%d/send", waiting), nil)
+	e.now = e.now.Add(time.Hour)
+	ntcWant(t, "record ack", e.post("alice", fmt.Sprintf("/desk/notices/%d/record-ack", waiting), url.Values{"source": {"letter"},
+		"at": {e.now.In(ntcZone).Format(ntcFormTime)}}), http.StatusSeeOther)
 	e.post("alice", fmt.Sprintf("/desk/cases/%d/list", cid), url.Values{"host": {"www.tube.example"}, "kind": {"host"}, "category": {"hotline"}})
 	pages := []struct{ who, path string }{
 		{"alice", fmt.Sprintf("/desk/cases/%d/notices/new", cid)},
 		{"alice", "/desk/notices"},
 		{"alice", fmt.Sprintf("/desk/notices/%d", nid)},
+		{"alice", fmt.Sprintf("/desk/notices/%d", waiting)},
 		{"alice", fmt.Sprintf("/desk/notices/%d/print", nid)},
 		{"tube", "/partner"},
 		{"tube", fmt.Sprintf("/partner/notices/%d", nid)},
@@ -485,6 +498,116 @@ func TestNoticePagesTranslated(t *testing.T) {
 					t.Errorf("%s (%s): raw key %q", p.path, lang, k)
 				}
 			}
+		}
+	}
+}
+
+// sentNotice drafts a notice to Tube on a new case, approved by bob and sent by alice at e.now.
+func (e *ntcEnv) sentNotice(path string) int64 {
+	e.t.Helper()
+	u := "https://www.tube.example/" + path
+	cid := e.actionableCase("CSE.CSAM", u)
+	id := e.draftNotice(cid, e.pA, u)
+	ntcWant(e.t, "approve", e.post("bob", fmt.Sprintf("/desk/notices/%d/approve", id), nil), http.StatusSeeOther)
+	ntcWant(e.t, "send", e.post("alice", fmt.Sprintf("/desk/notices/%d/send", id), nil), http.StatusSeeOther)
+	return id
+}
+
+// A partner that answered by e-mail, phone or letter: staff record the answer with the partner's
+// time, which the statistics then use; a time before the sending or in the future is refused.
+func TestNoticeRecordAnswerPages(t *testing.T) {
+	e := newNtcEnv(t)
+	ctx := context.Background()
+	sent := e.now // 2026-03-02 09:00 in Viet Nam
+	id := e.sentNotice("v/1")
+	page := e.get("alice", fmt.Sprintf("/desk/notices/%d", id))
+	ntcWant(t, "show", page, 200)
+	for _, want := range []string{"/record-ack", "/record-actioned", "/record-dispute", "Ghi nhận phản hồi của đơn vị nhận", `min="2026-03-02T09:00"`} {
+		if !strings.Contains(page.Body.String(), want) {
+			t.Fatalf("notice page lacks %q:\n%s", want, page.Body.String())
+		}
+	}
+	e.now = e.now.Add(6 * time.Hour) // the analyst types at 15:00
+	path := fmt.Sprintf("/desk/notices/%d/record-actioned", id)
+	for _, c := range []struct{ what, at, says string }{
+		{"before the sending", "2026-03-02T08:00", "từ lúc gửi yêu cầu"},
+		{"in the future", "2026-03-02T15:30", "tương lai"},
+		{"no time", "", "Hãy nhập thời điểm"},
+		{"not a time", "yesterday", "không đúng định dạng"},
+	} {
+		w := e.post("alice", path, url.Values{"source": {"phone"}, "action": {"removed"}, "at": {c.at}})
+		ntcWant(t, c.what, w, http.StatusUnprocessableEntity)
+		if !strings.Contains(w.Body.String(), c.says) || (c.at != "" && !strings.Contains(w.Body.String(), `value="`+c.at+`"`)) {
+			t.Fatalf("%s: reason or input not shown:\n%s", c.what, w.Body.String())
+		}
+	}
+	w := e.post("alice", fmt.Sprintf("/desk/notices/%d/record-ack", id), url.Values{"source": {"email"}, "at": {"2026-03-02T08:59"}})
+	ntcWant(t, "acknowledged before the sending", w, http.StatusUnprocessableEntity)
+	ntcWant(t, "operator records", e.post("op", path, url.Values{"source": {"phone"}, "action": {"removed"}, "at": {"2026-03-02T11:45"}}), http.StatusForbidden)
+	ntcWant(t, "partner records", e.post("tube", path, url.Values{"source": {"phone"}, "action": {"removed"}, "at": {"2026-03-02T11:45"}}), http.StatusForbidden)
+
+	ntcWant(t, "record ack", e.post("alice", fmt.Sprintf("/desk/notices/%d/record-ack", id), url.Values{"source": {"email"}, "at": {"2026-03-02T09:20"}}), http.StatusSeeOther)
+	ntcWant(t, "record action", e.post("bob", path, url.Values{"source": {"phone"}, "action": {"removed"}, "at": {"2026-03-02T11:45"}}), http.StatusSeeOther)
+	n, err := e.st.NoticeByID(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.State != lifecycle.NoticeActioned || !n.Acknowledged.Equal(sent.Add(20*time.Minute)) || !n.Actioned.Equal(sent.Add(2*time.Hour+45*time.Minute)) ||
+		n.ActionTaken != "removed" {
+		t.Fatalf("after recording: %s ack %v actioned %v %s", n.State, n.Acknowledged, n.Actioned, n.ActionTaken)
+	}
+	// The takedown clock of the statistics is the partner's: actioned − sent, not the typing time.
+	st, err := e.st.HotlineStats(ctx, sent.Add(-time.Hour), sent.Add(time.Hour), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Removal.Count != 1 || st.Removal.Median != n.Actioned.Sub(n.Sent) || st.Removal.Median != 2*time.Hour+45*time.Minute {
+		t.Fatalf("removal clock %+v, want %v", st.Removal, n.Actioned.Sub(n.Sent))
+	}
+	page = e.get("alice", fmt.Sprintf("/desk/notices/%d", id))
+	for _, want := range []string{"2 giờ 45 phút", "cán bộ ghi nhận thay; nguồn: Điện thoại", "đơn vị nhận trả lời lúc 02/03/2026 11:45", "nguồn: Thư điện tử"} {
+		if !strings.Contains(page.Body.String(), want) {
+			t.Fatalf("notice page lacks %q:\n%s", want, page.Body.String())
+		}
+	}
+	if strings.Contains(page.Body.String(), "/record-") {
+		t.Fatal("record forms offered on an actioned notice")
+	}
+	if en := e.get("alice", fmt.Sprintf("/desk/notices/%d?lang=en", id)); !strings.Contains(en.Body.String(), "recorded by staff: Phone") {
+		t.Fatalf("English history:\n%s", en.Body.String())
+	}
+
+	// A refusal by letter, on another notice.
+	e.now = sent
+	other := e.sentNotice("v/2")
+	dpath := fmt.Sprintf("/desk/notices/%d/record-dispute", other)
+	ntcWant(t, "dispute without a reason", e.post("alice", dpath, url.Values{"source": {"letter"}}), http.StatusUnprocessableEntity)
+	ntcWant(t, "dispute from nowhere", e.post("alice", dpath, url.Values{"source": {"fax"}, "reason": {"x"}}), http.StatusUnprocessableEntity)
+	ntcWant(t, "dispute", e.post("alice", dpath, url.Values{"source": {"letter"}, "reason": {"Nội dung là tin tức thời sự."}}), http.StatusSeeOther)
+	if n, _ := e.st.NoticeByID(ctx, other); n.State != lifecycle.NoticeDisputed || n.Response != "Nội dung là tin tức thời sự." {
+		t.Fatalf("disputed: %s %q", n.State, n.Response)
+	}
+	ntcWant(t, "dispute twice", e.post("alice", dpath, url.Values{"source": {"letter"}, "reason": {"again"}}), http.StatusConflict)
+	ntcWant(t, "unknown notice", e.post("alice", "/desk/notices/99999/record-ack", url.Values{"source": {"email"}, "at": {"2026-03-02T09:20"}}), http.StatusNotFound)
+}
+
+// The hotline's name (hotline.issuer_name) is the issuer in the JSON, the printed notice and the
+// partner view.
+func TestNoticeIssuerName(t *testing.T) {
+	e := newNtcEnv(t)
+	id := e.sentNotice("v/1")
+	const name = "Tổng đài quốc gia bảo vệ trẻ em 111"
+	var doc hotline.NoticeDocument
+	jw := e.get("alice", fmt.Sprintf("/desk/notices/%d.json", id))
+	ntcWant(t, "json", jw, 200)
+	if err := json.Unmarshal(jw.Body.Bytes(), &doc); err != nil || doc.Issuer.Name != name {
+		t.Fatalf("issuer %+v %v", doc.Issuer, err)
+	}
+	for _, p := range []struct{ who, path string }{{"alice", fmt.Sprintf("/desk/notices/%d/print", id)}, {"tube", fmt.Sprintf("/partner/notices/%d", id)}} {
+		w := e.get(p.who, p.path)
+		ntcWant(t, p.path, w, 200)
+		if !strings.Contains(w.Body.String(), name) {
+			t.Fatalf("%s lacks the issuer name:\n%s", p.path, w.Body.String())
 		}
 	}
 }

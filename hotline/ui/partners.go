@@ -177,6 +177,7 @@ type ptnNoticePage struct {
 	Now                            string
 	Flash                          []string
 	FormAction, FormAt, FormReason string
+	Issuer                         string // the hotline's name (config hotline.issuer_name)
 }
 
 func (u *UI) ptnNoticeRender(w http.ResponseWriter, r *http.Request, id int64, status int, flash []string, keep ptnNoticePage) {
@@ -187,8 +188,8 @@ func (u *UI) ptnNoticeRender(w http.ResponseWriter, r *http.Request, id int64, s
 	}
 	now := u.svc.Now()
 	p := ptnNoticePage{N: n, Items: ntcItems(n.Items), Sent: ntcTime(n.Sent), Deadline: ntcTime(n.Deadline), Ack: ntcTime(n.Acknowledged),
-		Actioned: ntcTime(n.Actioned), Overdue: n.Overdue(now), Actions: taxonomy.NoticeActions, Now: now.In(ntcZone).Format("2006-01-02T15:04"),
-		Flash: flash, FormAction: keep.FormAction, FormAt: keep.FormAt, FormReason: keep.FormReason}
+		Actioned: ntcTime(n.Actioned), Overdue: n.Overdue(now), Actions: taxonomy.NoticeActions, Now: now.In(ntcZone).Format(ntcFormTime),
+		Flash: flash, FormAction: keep.FormAction, FormAt: keep.FormAt, FormReason: keep.FormReason, Issuer: u.svc.IssuerName()}
 	if d := n.TimeToRemoval(); d > 0 {
 		p.TTR = ntcDuration(ntcCat(r), d)
 	}
@@ -228,13 +229,7 @@ func (u *UI) partnerAct(action string) http.HandlerFunc {
 			_, err = u.svc.PartnerAcknowledge(ctx, by, pid, id)
 		case "removed":
 			var at time.Time
-			if s := strings.TrimSpace(keep.FormAt); s != "" {
-				at, err = time.ParseInLocation("2006-01-02T15:04", s, ntcZone)
-				if err != nil {
-					err = hotline.ValidationError{{Field: "at", Key: "notice.err.time", Msg: "the time is not a date and time"}}
-				}
-			}
-			if err == nil {
+			if at, err = ntcParseFormTime(keep.FormAt); err == nil {
 				_, err = u.svc.PartnerRemoved(ctx, by, pid, id, keep.FormAction, at)
 			}
 		case "dispute":
