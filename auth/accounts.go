@@ -93,6 +93,97 @@ func AddUser(ctx context.Context, st *store.Store, u NewUser, actor string) (int
 	return id, nil
 }
 
+// AccountReset is what ResetAccount changes: a new password (checked like any other) and/or
+// the second factor cleared.
+type AccountReset struct {
+	Password string // "": keep the password
+	TOTP     bool   // clear the TOTP secret: the user enrols again at the next login
+}
+
+// ResetAccount is the way back into an account whose password or phone is lost (the command
+// line's `user reset`, for when the only administrator is locked out): it sets the new password
+// and/or clears the second factor, ends every session of the account, and records each change
+// in the audit log as done by actor. It returns how many sessions ended. A failed audit append
+// is returned (after the change, which has committed): a command run by hand should say so.
+func ResetAccount(ctx context.Context, st *store.Store, id int64, r AccountReset, actor string) (int64, error) {
+	if r.Password == "" && !r.TOTP {
+		return 0, errors.New("auth: reset: nothing to reset")
+	}
+	u, err := st.UserByID(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	var hash string
+	if r.Password != "" {
+		if err := CheckPassword(r.Password, u.Login); err != nil {
+			return 0, err
+		}
+		if hash, err = HashPassword(r.Password); err != nil {
+			return 0, err
+		}
+	}
+	now := time.Now()
+	if hash != "" {
+		if err := st.SetPasswordHash(ctx, id, hash, now); err != nil {
+			return 0, err
+		}
+	}
+	if r.TOTP {
+		if err := st.ResetTOTP(ctx, id); err != nil {
+			return 0, err
+		}
+	}
+	ended, err := st.DeleteUserSessions(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	object := fmt.Sprintf("user:%d", id)
+	detail := map[string]any{"sessions_ended": ended}
+	var errs []error
+	if hash != "" {
+		errs = append(errs, st.AppendAudit(ctx, store.AuditEvent{Time: now, Actor: actor, Action: "user.password.reset", Object: object, Detail: detail}))
+	}
+	if r.TOTP {
+		errs = append(errs, st.AppendAudit(ctx, store.AuditEvent{Time: now, Actor: actor, Action: "user.totp.reset", Object: object, Detail: detail}))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return ended, fmt.Errorf("the account was reset but the audit log did not record it: %w", err)
+	}
+	return ended, nil
+}
+
+// SetDisabled disables an account (ending its sessions: the user is out at once) or enables it
+// again, and records it in the audit log as done by actor ("user.disable", "user.enable"). It
+// returns how many sessions ended. Like ResetAccount, a failed audit append is returned.
+func SetDisabled(ctx context.Context, st *store.Store, id int64, disabled bool, actor string) (int64, error) {
+	u, err := st.UserByID(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	if u.Disabled != disabled {
+		if err := st.UpdateUser(ctx, id, store.UserChange{Name: u.Name, Roles: u.Roles, PartnerID: u.PartnerID, Disabled: disabled}); err != nil {
+			return 0, err
+		}
+	}
+	var ended int64
+	if disabled {
+		// Even when it already was: a session must not outlive a disabled account.
+		if ended, err = st.DeleteUserSessions(ctx, id); err != nil {
+			return 0, err
+		}
+	}
+	action := "user.enable"
+	if disabled {
+		action = "user.disable"
+	}
+	err = st.AppendAudit(ctx, store.AuditEvent{Time: time.Now(), Actor: actor, Action: action, Object: fmt.Sprintf("user:%d", id),
+		Detail: map[string]any{"sessions_ended": ended, "changed": u.Disabled != disabled}})
+	if err != nil {
+		return ended, fmt.Errorf("the account was changed but the audit log did not record it: %w", err)
+	}
+	return ended, nil
+}
+
 var scopeRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}:[a-z][a-z0-9_-]{0,31}$`)
 
 // ParseScopes reads "reports:submit notices:read" (spaces or commas).

@@ -1,6 +1,6 @@
 // Package auth is who may use the hotline: staff and partner accounts with Argon2id passwords
 // and TOTP second factors, browser sessions, API tokens for partners and machines, the login
-// and account pages, and the administrator's pages for accounts and tokens.
+// and account pages, and the administrator's pages for accounts, tokens and the audit log.
 //
 // The Manager implements web.Authenticator; the route guard in package web does the access
 // check (roles, second factor done, CSRF token) for every Staff and Token route. Secrets are

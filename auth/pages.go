@@ -49,6 +49,9 @@ func (m *Manager) Routes(v *web.Views) []web.Route {
 		h("GET", "/admin/tokens", admin, m.tokensList),
 		h("POST", "/admin/tokens", admin, m.tokenCreate),
 		h("POST", "/admin/tokens/{id}/revoke", admin, m.tokenRevoke),
+		h("GET", "/admin/audit", admin, m.auditPage),
+		h("POST", "/admin/audit/verify", admin, m.auditVerifySubmit),
+		h("GET", "/admin/audit/verify", admin, m.auditVerifyGet),
 	}
 }
 

@@ -62,6 +62,7 @@ type env struct {
 	keys  *seal.Keys
 	clock *clock
 	srv   *httptest.Server
+	path  string // the SQLite file
 }
 
 const testPassword = "một mật khẩu đủ dài"
@@ -70,7 +71,8 @@ const testPassword = "một mật khẩu đủ dài"
 // POST) and a Token route (/api/report, scope reports:submit), over a fresh SQLite store.
 func newEnv(t *testing.T, c config.Auth) *env {
 	t.Helper()
-	st, err := store.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "kidshield.db"))
+	path := filepath.Join(t.TempDir(), "kidshield.db")
+	st, err := store.Open(t.Context(), "sqlite:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +100,7 @@ func newEnv(t *testing.T, c config.Auth) *env {
 	)
 	srv := httptest.NewServer(ws)
 	t.Cleanup(srv.Close)
-	return &env{t: t, st: st, m: m, keys: keys, clock: ck, srv: srv}
+	return &env{t: t, st: st, m: m, keys: keys, clock: ck, srv: srv, path: path}
 }
 
 func totpOff() config.Auth { return config.Auth{RequireTOTP: new(false)} }

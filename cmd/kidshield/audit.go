@@ -65,7 +65,7 @@ func auditVerify(ctx context.Context, sf *storeFlags, anchorFile, saveAnchor str
 		}
 		anchor = &a
 	}
-	st, _, err := sf.open(ctx)
+	st, _, err := sf.openExisting(ctx)
 	if err != nil {
 		return err
 	}

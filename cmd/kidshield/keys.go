@@ -69,7 +69,7 @@ func keysCmd(args []string, stdout, stderr io.Writer) int {
 }
 
 func keysRotate(ctx context.Context, sf *storeFlags, stdout io.Writer) error {
-	st, cfg, err := sf.open(ctx)
+	st, cfg, err := sf.openExisting(ctx)
 	if err != nil {
 		return err
 	}

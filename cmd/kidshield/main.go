@@ -30,7 +30,7 @@ const usage = `kidshield: child online protection platform
 Usage:
   kidshield serve [flags]            run the platform (see kidshield serve -h)
   kidshield check-config FILE        validate a configuration file
-  kidshield user add|list [flags]    create or list staff and partner accounts (kidshield user -h)
+  kidshield user add|list|reset|disable|enable   manage staff and partner accounts (kidshield user -h)
   kidshield audit verify [flags]     check the audit log's hash chain
   kidshield keys generate|rotate     make a data key; re-encrypt personal fields with the first key
   kidshield version                  print the version
