@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"golang.org/x/text/unicode/norm"
 	"runtime"
 	"strconv"
 	"strings"
@@ -52,7 +53,7 @@ func HashPassword(password string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
-	key := slotIDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	key := slotIDKey([]byte(norm.NFC.String(password)), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
 		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
@@ -120,7 +121,9 @@ func VerifyPassword(hash, password string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	key := slotIDKey([]byte(password), h.salt, h.t, h.m, h.p, uint32(len(h.key)))
+	// NFC: Vietnamese typed with a composing keyboard (Unikey "Unicode tổ hợp", macOS) and with
+	// a precomposed one is the same password.
+	key := slotIDKey([]byte(norm.NFC.String(password)), h.salt, h.t, h.m, h.p, uint32(len(h.key)))
 	return subtle.ConstantTimeCompare(key, h.key) == 1, nil
 }
 
@@ -152,6 +155,7 @@ func (e *InputError) Error() string { return e.Msg }
 // MaxPasswordLen, not one character repeated, not the login. Length, not composition rules: a
 // long passphrase in Vietnamese is better than "P@ssw0rd1".
 func CheckPassword(password, login string) error {
+	password = norm.NFC.String(password)
 	n := utf8.RuneCountInString(password)
 	switch {
 	case !utf8.ValidString(password):

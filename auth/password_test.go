@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/argon2"
+	"golang.org/x/text/unicode/norm"
 )
 
 func TestPasswordHashVerify(t *testing.T) {
@@ -94,5 +95,25 @@ func TestPasswordPolicy(t *testing.T) {
 		case err != nil && err.Error() == "":
 			t.Errorf("%q: empty message", tc.pw)
 		}
+	}
+}
+
+// A Vietnamese password typed with a composing keyboard (decomposed) and with a precomposed one
+// is the same password.
+func TestPasswordNFC(t *testing.T) {
+	composed := "Mật khẩu mới của chi 2027"
+	decomposed := norm.NFD.String(composed)
+	if composed == decomposed {
+		t.Fatal("test needs a decomposable password")
+	}
+	h, err := HashPassword(composed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := VerifyPassword(h, decomposed); err != nil || !ok {
+		t.Errorf("decomposed form refused: %v %v", ok, err)
+	}
+	if ok, _ := VerifyPassword(h, "Mat khau moi cua chi 2027"); ok {
+		t.Error("a password without its diacritics was accepted")
 	}
 }

@@ -236,6 +236,18 @@ func normCode(c string) string {
 	return c
 }
 
+// normRef accepts a reference as typed or read aloud: any case, with or without the dashes and
+// the KS prefix, O for 0 and I or L for 1 (the alphabet has none of those letters).
+func normRef(ref string) string {
+	c := strings.ToUpper(strings.TrimSpace(ref))
+	c = strings.TrimPrefix(strings.TrimPrefix(c, "KS"), "-")
+	c = normCode(c)
+	if len(c) != 8 {
+		return strings.ToUpper(strings.TrimSpace(ref))
+	}
+	return "KS-" + c[:4] + "-" + c[4:]
+}
+
 func hashCode(code string) string {
 	h := sha256.Sum256([]byte("kidshield-status:" + normCode(code)))
 	return hex.EncodeToString(h[:])
@@ -259,7 +271,7 @@ type PublicStatus struct {
 
 // Status returns the public status of a report.
 func (s *Service) Status(ctx context.Context, ref, code string) (*PublicStatus, *store.Report, error) {
-	r, err := s.o.Store.ReportByRef(ctx, strings.ToUpper(strings.TrimSpace(ref)))
+	r, err := s.o.Store.ReportByRef(ctx, normRef(ref))
 	if errors.Is(err, store.ErrNotFound) {
 		hashCode(code) // same work either way
 		return nil, nil, ErrBadStatusCode

@@ -175,3 +175,19 @@ func TestReclassifyRaisesSLA(t *testing.T) {
 		t.Errorf("due %v after lowering, want it kept at %v", c.SLADue, want)
 	}
 }
+
+func TestNormRef(t *testing.T) {
+	for in, want := range map[string]string{
+		"KS-XP1B-4M0J":  "KS-XP1B-4M0J",
+		"ks-xp1b-4m0j":  "KS-XP1B-4M0J",
+		"KS-XP1B-4MOJ":  "KS-XP1B-4M0J", // O read as 0
+		"KS-XPIB-4M0J":  "KS-XP1B-4M0J", // I read as 1
+		"KSXP1B4M0J":    "KS-XP1B-4M0J",
+		" xp1b 4m0j ":   "KS-XP1B-4M0J",
+		"KS-XP1B-4M0J9": "KS-XP1B-4M0J9", // not a reference: left for the lookup to miss
+	} {
+		if got := normRef(in); got != want {
+			t.Errorf("normRef(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -449,7 +449,8 @@ func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, status int,
 	if strings.Contains(r.Header.Get("Accept"), "text/html") {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(status)
-		_ = errorPage.Execute(w, map[string]any{"Status": status, "Text": http.StatusText(status), "Msg": msg, "Ref": ref})
+		vi, en := errorText(status)
+		_ = errorPage.Execute(w, map[string]any{"Status": status, "Text": http.StatusText(status), "Vi": vi, "En": en, "Msg": msg, "Ref": ref})
 		return
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -458,18 +459,51 @@ func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, status int,
 }
 
 // errorPage is the page a browser gets: both languages, because an error can come before the
-// language is known, and the reference id to quote to the hotline's administrator.
+// language is known, a plain explanation of the status, the detail (in English, as the API
+// gives it), the reference id to quote, and the ways on: report, log in, or call 111.
 var errorPage = template.Must(template.New("error").Parse(`<!DOCTYPE html>
 <html lang="vi"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Status}} {{.Text}}</title><link rel="stylesheet" href="/static/style.css"></head>
 <body><main class="error-page">
 <h1>{{.Status}} {{.Text}}</h1>
-<p>{{.Msg}}</p>
-<p lang="vi">Đã có lỗi. Nếu cần giúp đỡ, hãy gửi mã tham chiếu này cho quản trị viên: <code>{{.Ref}}</code></p>
-<p lang="en">Something went wrong. If you need help, give this reference to the administrator: <code>{{.Ref}}</code></p>
-<p lang="vi">Nếu em đang gặp nguy hiểm, hãy gọi 111 (miễn phí) hoặc Công an 113.</p>
-<p><a href="/">kidshield</a></p>
+<p lang="vi"><strong>{{.Vi}}</strong></p>
+<p lang="en">{{.En}}</p>
+<p lang="en"><small>{{.Msg}}</small></p>
+<p lang="vi">Nếu cần giúp đỡ, hãy gửi mã tham chiếu này cho quản trị viên: <code>{{.Ref}}</code><br>
+<span lang="en">If you need help, give this reference to the administrator.</span></p>
+<p lang="vi">Nếu em đang gặp nguy hiểm, hãy gọi <a href="tel:111">111</a> (miễn phí) hoặc Công an <a href="tel:113">113</a>.</p>
+<p><a href="/report">Báo cáo / Report</a> · <a href="/status">Xem kết quả / Status</a> · <a href="/login">Đăng nhập / Log in</a></p>
 </main></body></html>`))
+
+// errorText explains a status in both languages, in words for the person who hit it.
+func errorText(status int) (vi, en string) {
+	switch status {
+	case http.StatusBadRequest:
+		return "Yêu cầu không hợp lệ.", "The request is not valid."
+	case http.StatusUnauthorized:
+		return "Bạn cần đăng nhập để xem trang này.", "Log in to see this page."
+	case http.StatusForbidden:
+		return "Tài khoản của bạn không được xem trang này, hoặc biểu mẫu đã hết hạn (hãy tải lại trang).",
+			"Your account may not see this page, or the form expired (reload the page)."
+	case http.StatusNotFound:
+		return "Không tìm thấy trang hoặc hồ sơ này.", "This page or record does not exist."
+	case http.StatusMethodNotAllowed:
+		return "Trang này không nhận cách gửi này.", "This page does not accept this kind of request."
+	case http.StatusConflict:
+		return "Hồ sơ vừa được người khác thay đổi, hoặc bước này không được phép lúc này.",
+			"Someone else changed this record, or this step is not allowed now."
+	case http.StatusRequestEntityTooLarge:
+		return "Nội dung gửi lên quá lớn.", "What was sent is too large."
+	case http.StatusUnprocessableEntity:
+		return "Thông tin chưa hợp lệ.", "Some information is not valid."
+	case http.StatusTooManyRequests:
+		return "Bạn đã gửi quá nhiều lần. Hãy thử lại sau ít phút.", "Too many attempts. Try again in a few minutes."
+	}
+	if status >= 500 {
+		return "Đã có lỗi ở phía chúng tôi. Hãy thử lại sau.", "Something went wrong on our side. Try again later."
+	}
+	return "Đã có lỗi.", "Something went wrong."
+}
 
 func newRef() string {
 	var b [6]byte

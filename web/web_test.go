@@ -142,3 +142,21 @@ func TestClientAddr(t *testing.T) {
 		}
 	}
 }
+
+// Browsers get a page in both languages that explains the status, keeps internal detail out,
+// and shows the reference.
+func TestErrorPageHTML(t *testing.T) {
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest("GET", "/x", nil)
+	r.Header.Set("Accept", "text/html")
+	Error(w, r, discardLogger(), 500, errors.New("open /secret/path: permission denied"))
+	b := w.Body.String()
+	if strings.Contains(b, "secret") || !strings.Contains(b, "Đã có lỗi ở phía chúng tôi") || !strings.Contains(w.Header().Get("Content-Type"), "text/html") {
+		t.Fatalf("500 page: %s", b)
+	}
+	w = httptest.NewRecorder()
+	Error(w, r, discardLogger(), 403, errors.New("your role does not allow this page"))
+	if b := w.Body.String(); !strings.Contains(b, "không được xem trang này") || !strings.Contains(b, "your role does not allow this page") || !strings.Contains(b, `href="/report"`) {
+		t.Fatalf("403 page: %s", b)
+	}
+}

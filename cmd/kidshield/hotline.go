@@ -47,7 +47,7 @@ func (a *app) startHotline(ctx context.Context, bg *sync.WaitGroup, clock func()
 	if err != nil {
 		return nil, nil, fmt.Errorf("notice signing key: %w", err)
 	}
-	am, err := auth.New(auth.Options{Store: a.st, Config: cfg.Hotline.Auth, Sealer: keys, Logger: a.log, Now: clock, Issuer: "kidshield"})
+	am, err := auth.New(auth.Options{Store: a.st, Config: cfg.Hotline.Auth, Sealer: keys, Logger: a.log, Now: clock, Issuer: cfg.Hotline.IssuerName})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kidshield/kidshield/config"
 	"github.com/kidshield/kidshield/filter/upstream"
+	"github.com/kidshield/kidshield/seal"
 )
 
 // version is set at build time with -ldflags "-X main.version=…"; otherwise the module version.
@@ -78,6 +79,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 					fmt.Fprintf(stderr, "%s: lists[%d].source: %v\n", args[1], i, err)
 					bad = true
 				}
+			}
+		}
+		if h := c.Hotline; len(h.DataKeys) > 0 || h.DataKeysFile != "" {
+			if _, err := seal.Load(h, c.DataDir); err != nil {
+				fmt.Fprintf(stderr, "%s: hotline data keys: %v\n", args[1], err)
+				bad = true
 			}
 		}
 		if bad {

@@ -29,3 +29,20 @@ func TestCheckConfigCatchesStartFailures(t *testing.T) {
 		t.Fatalf("good config rejected: %s", errb.String())
 	}
 }
+
+// Data keys that serve could not load fail check-config too.
+func TestCheckConfigDataKeys(t *testing.T) {
+	t.Setenv("KIDSHIELD_DATA_KEYS", "")
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "k.yaml")
+	for body, want := range map[string]string{
+		"hotline:\n  data_keys: [\"bad\"]\n":                         "hotline data keys",
+		"hotline:\n  data_keys_file: " + dir + "/nonexistent-keys\n": "nonexistent-keys",
+	} {
+		os.WriteFile(cfg, []byte(body), 0o600)
+		var out, errb bytes.Buffer
+		if code := run([]string{"check-config", cfg}, &out, &errb); code == 0 || !strings.Contains(errb.String(), want) {
+			t.Errorf("%q: exit %d, %s", body, code, errb.String())
+		}
+	}
+}

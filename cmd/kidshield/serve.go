@@ -59,7 +59,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.httpAddr, "http-addr", "", "HTTP address for DoH, metrics and the API (default 127.0.0.1:8080; \"off\" disables)")
 	fs.StringVar(&f.httpsAddr, "https-addr", "", "HTTPS address (HTTP/2) for DoH (off by default)")
 	fs.Var(&f.upstreams, "upstream", "upstream resolver, repeatable: host:port, tls://host:port, https://host/dns-query")
-	fs.Var(&f.lists, "list", "CATEGORY=PATH_OR_URL, repeatable: adds a list the default profile blocks")
+	fs.Var(&f.lists, "list", "CATEGORY=PATH_OR_URL, repeatable: a list the default profile blocks (without --config, replaces the default downloads)")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -332,7 +332,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 				a.log.Info("filter ready", "after", time.Since(a.started).Round(time.Millisecond))
 				break
 			}
-			a.log.Error("policy not loaded yet; answering SERVFAIL until it is", "err", err)
+			a.log.Error("policy not loaded yet; answering SERVFAIL until it is (offline? give lists with --list CATEGORY=FILE or a configuration file)", "err", err)
 			select {
 			case <-runCtx.Done():
 				return

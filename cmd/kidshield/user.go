@@ -121,7 +121,7 @@ func userAdd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "kidshield user add:", err)
 		return 1
 	}
-	fmt.Fprintln(stdout, id)
+	fmt.Fprintf(stdout, "created user %d\n", id)
 	return 0
 }
 
