@@ -20,8 +20,8 @@ import (
 // auditPageSize is how many records a page shows.
 const auditPageSize = 100
 
-// auditZone is the time the page shows and reads dates in: the hotline works on Vietnam's
-// clock (UTC+7 all year), like the desk.
+// auditZone is the time the admin pages (the audit log, accounts, API tokens) show and read
+// dates in: the hotline works on Vietnam's clock (UTC+7 all year), like the desk.
 var auditZone = time.FixedZone("ICT", 7*3600)
 
 const auditDate = "2006-01-02"

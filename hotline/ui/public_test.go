@@ -191,7 +191,7 @@ func TestReportFormPage(t *testing.T) {
 		}
 		assertTranslated(t, tc.url, body)
 		for _, must := range []string{`href="tel:111"`, `href="tel:113"`, `enctype="multipart/form-data"`,
-			`name="website"`, `tabindex="-1"`, `aria-hidden="true"`, `accept="image/png,image/jpeg,image/webp"`,
+			`name="website"`, `tabindex="-1"`, `aria-hidden="true"`, `accept="image/png,image/jpeg,image/webp,image/gif"`,
 			`name="danger_now" id="f-danger_now" value="yes"`, `/static/report.css`, `?lang=` + map[string]string{"vi": "en", "en": "vi"}[tc.lang]} {
 			if !strings.Contains(body, must) {
 				t.Errorf("%s: page lacks %s", tc.url, must)
