@@ -27,7 +27,7 @@ func runUser(t *testing.T, stdin string, args ...string) (int, string, string) {
 func TestUserAddAndList(t *testing.T) {
 	dir := t.TempDir()
 	code, out, errs := runUser(t, "một mật khẩu đủ dài\n", "add", "--data-dir", dir, "--login", "Admin", "--name", "Quản trị viên", "--roles", "admin,analyst")
-	if code != 0 || out != "1\n" {
+	if code != 0 || out != "created user 1\n" {
 		t.Fatalf("add: %d %q %q", code, out, errs)
 	}
 	// The store is the one serve would open for this data directory.
@@ -64,7 +64,7 @@ func TestUserAddAndList(t *testing.T) {
 		}
 	}
 	// Without a trailing newline, with a Windows line ending, with spaces kept.
-	if code, out, errs := runUser(t, "  spaces count too  ", "add", "--data-dir", dir, "--login", "p", "--name", "Đối tác", "--roles", "partner", "--partner", "3"); code != 0 || out != "2\n" {
+	if code, out, errs := runUser(t, "  spaces count too  ", "add", "--data-dir", dir, "--login", "p", "--name", "Đối tác", "--roles", "partner", "--partner", "3"); code != 0 || out != "created user 2\n" {
 		t.Fatalf("partner: %d %q %q", code, out, errs)
 	}
 
@@ -80,14 +80,14 @@ func TestUserAddConfigAndDSN(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte("data_dir: data\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if code, out, errs := runUser(t, "a long enough password\n", "add", "--config", cfg, "--login", "lan", "--name", "Lan", "--roles", "operator"); code != 0 || out != "1\n" {
+	if code, out, errs := runUser(t, "a long enough password\n", "add", "--config", cfg, "--login", "lan", "--name", "Lan", "--roles", "operator"); code != 0 || out != "created user 1\n" {
 		t.Fatalf("with --config: %d %q %q", code, out, errs)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "data", "kidshield.db")); err != nil {
 		t.Fatalf("not in the configuration's data directory: %v", err)
 	}
 	dsn := "sqlite:" + filepath.Join(dir, "other.db")
-	if code, out, errs := runUser(t, "a long enough password\n", "add", "--dsn", dsn, "--login", "lan", "--name", "Lan", "--roles", "operator"); code != 0 || out != "1\n" {
+	if code, out, errs := runUser(t, "a long enough password\n", "add", "--dsn", dsn, "--login", "lan", "--name", "Lan", "--roles", "operator"); code != 0 || out != "created user 1\n" {
 		t.Fatalf("with --dsn: %d %q %q", code, out, errs)
 	}
 	if code, out, _ := runUser(t, "", "list", "--dsn", dsn); code != 0 || !strings.Contains(out, "lan") {
