@@ -172,7 +172,8 @@ func (s *Service) UpholdListEntry(ctx context.Context, by Actor, id int64) (*sto
 
 // NetworkDomains returns the names the DNS filter blocks for the hotline, by category, and the
 // list serial they were read at. Only domain and host entries block by DNS (URLs and hashes are
-// for platforms and scanners); both are given as names, the filter blocking subdomains too.
+// for platforms and scanners); both are given as names here. The filter itself reads the entries
+// with their kind (cmd/kidshield/netlist.go): a domain blocks its subdomains, a host only itself.
 func (s *Service) NetworkDomains(ctx context.Context) (map[string][]string, int64, error) {
 	// The serial is read first: a change committed between the two reads makes the next call see
 	// a higher serial and read again, never the other way round.

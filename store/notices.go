@@ -506,7 +506,7 @@ func (s *Store) SweepNotices(ctx context.Context, now time.Time, every time.Dura
 		`', '` + lifecycle.CaseNotActionable + `'))`
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		overdue, reminded = 0, 0
-		ids, err := ntcIDs(ctx, tx, `SELECT id FROM notices WHERE state IN ('sent', 'acknowledged') AND deadline_us > 0 AND deadline_us <= $1`+
+		ids, err := ntcIDs(ctx, tx, `SELECT id FROM notices WHERE state IN ('sent', 'acknowledged') AND deadline_us > 0 AND deadline_us < $1`+
 			caseOpen+` ORDER BY id`, now.UnixMicro())
 		if err != nil {
 			return err
