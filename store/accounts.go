@@ -329,10 +329,11 @@ func (s *Store) CreateSession(ctx context.Context, ss Session) error {
 func (s *Store) SessionByHash(ctx context.Context, hash string) (Session, User, error) {
 	var ss Session
 	var u User
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	// One statement, on the path of every staff request: no transaction (see APITokenByHash).
+	err := func() error {
 		var mfa, created, seen, expires int64
 		var err error
-		u, err = scanUser(tx.QueryRowContext(ctx, "SELECT "+userCols+", s.id_hash, s.csrf, s.mfa_done, s.created_us, s.last_seen_us, s.expires_us"+
+		u, err = scanUser(s.r.QueryRowContext(ctx, "SELECT "+userCols+", s.id_hash, s.csrf, s.mfa_done, s.created_us, s.last_seen_us, s.expires_us"+
 			" FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1", hash),
 			&ss.IDHash, &ss.CSRF, &mfa, &created, &seen, &expires)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -342,7 +343,7 @@ func (s *Store) SessionByHash(ctx context.Context, hash string) (Session, User, 
 		ss.MFADone = mfa != 0
 		ss.Created, ss.LastSeen, ss.Expires = acctTime(created), acctTime(seen), acctTime(expires)
 		return err
-	})
+	}()
 	if err != nil {
 		return Session{}, User{}, fmt.Errorf("store: session: %w", err)
 	}
@@ -454,14 +455,16 @@ func scanToken(row acctScanner) (APIToken, error) {
 // APITokenByHash returns the active (not revoked) token with this hash, or ErrNotFound.
 func (s *Store) APITokenByHash(ctx context.Context, hash string) (APIToken, error) {
 	var t APIToken
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	// One statement, so no transaction: it is on the path of every API call, where BEGIN and
+	// COMMIT would triple the round trips to PostgreSQL.
+	err := func() error {
 		var err error
-		t, err = scanToken(tx.QueryRowContext(ctx, "SELECT "+tokenCols+" FROM api_tokens WHERE token_hash = $1 AND revoked_us = 0", hash))
+		t, err = scanToken(s.r.QueryRowContext(ctx, "SELECT "+tokenCols+" FROM api_tokens WHERE token_hash = $1 AND revoked_us = 0", hash))
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
 		return err
-	})
+	}()
 	if err != nil {
 		return APIToken{}, fmt.Errorf("store: API token: %w", err)
 	}

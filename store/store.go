@@ -194,7 +194,9 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("store: open postgres %s: %w", name, err)
 	}
 	db.SetMaxOpenConns(16)
-	db.SetMaxIdleConns(4)
+	// As many idle as open: with fewer, a burst of requests closes and reopens connections,
+	// and a new PostgreSQL connection costs a process fork on the server.
+	db.SetMaxIdleConns(16)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
