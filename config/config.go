@@ -34,6 +34,7 @@ type Config struct {
 	Admin          Admin         `yaml:"admin"`
 	Store          Store         `yaml:"store"`
 	Hotline        Hotline       `yaml:"hotline"`
+	Feed           Feed          `yaml:"feed"`
 }
 
 // Log configures structured logging.

@@ -106,3 +106,23 @@ func TestIntakeRateZeroDisables(t *testing.T) {
 		t.Errorf("default %d, want 30", n)
 	}
 }
+
+func TestFeedConfig(t *testing.T) {
+	c, err := Parse([]byte("feed:\n  zone: RPZ.Example.VN\n  listen: [\"127.0.0.1:5300\"]\n  members:\n    - {name: isp-a, tsig_secret: \"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0\", notify: [\"127.0.0.1:5301\"]}\n    - {name: isp-b, allow: [\"192.0.2.0/24\"]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Feed.Zone != "rpz.example.vn." || c.Feed.Action != "nxdomain" || len(c.Feed.Members) != 2 {
+		t.Errorf("%+v", c.Feed)
+	}
+	for _, bad := range []string{
+		"feed:\n  members:\n    - {name: isp-a}\n",
+		"feed:\n  members:\n    - {name: isp-a, tsig_secret: \"!!\"}\n",
+		"feed:\n  action: redirect\n",
+		"feed:\n  listen: [\"nope\"]\n",
+	} {
+		if _, err := Parse([]byte(bad)); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+}

@@ -146,6 +146,7 @@ func (c *Config) applyDefaults() {
 		c.DefaultProfile = c.Profiles[0].ID
 	}
 	c.Hotline.finish()
+	c.Feed.finish()
 	if c.Stats.Enabled == nil {
 		c.Stats.Enabled = ptr(true)
 	}

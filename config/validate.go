@@ -290,6 +290,7 @@ func (c *Config) validate() Errors {
 		add("stats.queue_size", "must not be negative")
 	}
 	c.Hotline.validate(add)
+	c.Feed.validate(add)
 	return es
 }
 
