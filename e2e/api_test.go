@@ -299,6 +299,9 @@ var routes = []route{
 	{method: "POST", pattern: "/status", access: "public", path: "/status"},
 	{method: "POST", pattern: "/status/info", access: "public", path: "/status/info"},
 	{method: "POST", pattern: "/api/v1/reports", access: "token(reports:submit)", path: "/api/v1/reports"}, // {}: 422
+	{method: "GET", pattern: "/feed/v1/key", access: "public", path: "/feed/v1/key", want: 200},
+	{method: "GET", pattern: "/feed/v1/manifest.json", access: "token(feed:read)", path: "/feed/v1/manifest.json", want: 200},
+	{method: "GET", pattern: "/feed/v1/{file}", access: "token(feed:read)", path: "/feed/v1/all.domains.txt", want: 200},
 	{method: "GET", pattern: "/api/v1/openapi.json", access: "public", path: "/api/v1/openapi.json", want: 200},
 
 	// The staff desk (hotline/ui/desk*.go).
@@ -468,6 +471,7 @@ default_profile: kid
 	admin := *sessions["admin"]
 	submitToken := in.createToken(t, admin, "e2e reports", "reports:submit")
 	otherToken := in.createToken(t, admin, "e2e other scope", "notices:read")
+	feedToken := in.createToken(t, admin, "e2e feed", "feed:read")
 	in.createToken(t, admin, "e2e spare", "reports:submit")
 	var spareToken int64
 	tokens, err := st.APITokens(ctx)
@@ -501,6 +505,7 @@ default_profile: kid
 		{name: "admin token", header: "Bearer " + in.token, admin: true},
 		{name: "API token reports:submit", header: "Bearer " + submitToken, api: true, scopes: []string{"reports:submit"}},
 		{name: "API token notices:read", header: "Bearer " + otherToken, api: true, scopes: []string{"notices:read"}},
+		{name: "API token feed:read", header: "Bearer " + feedToken, api: true, scopes: []string{"feed:read"}},
 	}
 	var people []credential
 	for _, role := range roles {

@@ -181,6 +181,9 @@ func (s *Store) ProposeListEntry(ctx context.Context, lp ListProposal) (int64, e
 			}
 			return err
 		}
+		if err := s.lockListSerial(ctx, tx); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO list_changes (entry_id, op, time_us) VALUES ($1, 'propose', $2)`, id, now); err != nil {
 			return err
 		}
@@ -246,6 +249,9 @@ func (s *Store) ChangeListEntry(ctx context.Context, id int64, ch ListChange) (e
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE list_entries SET `+strings.Join(sets, ", ")+` WHERE id = `+p.add(id), p...); err != nil {
+			return err
+		}
+		if err := s.lockListSerial(ctx, tx); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO list_changes (entry_id, op, time_us) VALUES ($1, $2, $3)`, id, op, now); err != nil {
@@ -342,4 +348,17 @@ func (s *Store) ListSerial(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("store: list serial: %w", err)
 	}
 	return n.Int64, nil
+}
+
+// lockListSerial serialises, on PostgreSQL, the transactions that number list changes, until
+// they commit: serials are then committed in order, so a reader that saw serial N never misses
+// a change numbered below N that committed later (the feed and the filter follow the highest
+// serial). SQLite has one writer and needs none. Take it before the audit lock (appendAudit
+// comes last in a transaction), never after.
+func (s *Store) lockListSerial(ctx context.Context, tx *sql.Tx) error {
+	if s.dialect != DialectPostgres {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(27508)`)
+	return err
 }

@@ -33,7 +33,9 @@ Usage:
   kidshield check-config FILE        validate a configuration file
   kidshield user add|list|reset|disable|enable   manage staff and partner accounts (kidshield user -h)
   kidshield audit verify [flags]     check the audit log's hash chain
+  kidshield list add|approve|remove|show|import|sources   the network list, for administrators (kidshield list -h)
   kidshield keys generate|rotate     make a data key; re-encrypt personal fields with the first key
+  kidshield feed verify [flags] FILE...   check downloaded feed files against the signed manifest
   kidshield version                  print the version
 `
 
@@ -96,8 +98,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return userCmd(args[1:], os.Stdin, stdout, stderr)
 	case "audit":
 		return auditCmd(args[1:], stdout, stderr)
+	case "list":
+		return listCmd(args[1:], stdout, stderr)
 	case "keys":
 		return keysCmd(args[1:], stdout, stderr)
+	case "feed":
+		return feedSubcmd(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "kidshield", versionString())
 		return 0

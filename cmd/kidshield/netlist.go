@@ -11,7 +11,8 @@ import (
 )
 
 // netList is the network list as the filter uses it: the domains and hosts analysts confirmed
-// (two-person approved), compiled per category. URL and hash entries are for HTTP consumers and
+// (two-person approved) and the imported public lists they do not override, compiled per
+// category. URL and hash entries are for HTTP consumers and
 // the scanner; DNS can only block names.
 type netList struct {
 	serial int64
@@ -20,11 +21,9 @@ type netList struct {
 
 // loadNetList reads the active entries from the store and compiles them.
 func (a *app) loadNetList(ctx context.Context) (*netList, error) {
-	serial, err := a.st.ListSerial(ctx)
-	if err != nil {
-		return nil, err
-	}
-	entries, err := a.st.ActiveListEntries(ctx)
+	// The merged view: the network's confirmed entries, the attributed imports they do not
+	// shadow, and the canary members test their blocking with; read with its serial at once.
+	serial, entries, err := a.st.NetworkListSnapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -88,6 +87,9 @@ func (a *app) watchNetList(ctx context.Context) {
 
 // netListChanged is the hotline's OnListChange hook: it never blocks the analyst's request.
 func (a *app) netListChanged() {
+	if a.feed != nil {
+		a.feed.Changed() // the RPZ zone and its NOTIFYs follow at once
+	}
 	select {
 	case a.netChanged <- struct{}{}:
 	default: // a reload is already pending

@@ -27,6 +27,7 @@ import (
 
 	"github.com/kidshield/kidshield/auth"
 	"github.com/kidshield/kidshield/config"
+	"github.com/kidshield/kidshield/feed/rpz"
 	"github.com/kidshield/kidshield/filter"
 	"github.com/kidshield/kidshield/filter/cache"
 	"github.com/kidshield/kidshield/filter/lists"
@@ -145,6 +146,8 @@ type app struct {
 	// net is the hotline's network list (nil before it is read); netChanged wakes the watcher.
 	net        *netList
 	netChanged chan struct{}
+	// feed is the RPZ primary (nil when feed.listen is empty).
+	feed *rpz.Server
 }
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
@@ -265,6 +268,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		go a.dns.ServeTCP(dnsCtx, ln, true, cfg.DNS.MaxTCPConnections, cfg.DNS.IdleTimeout)
 		a.log.Info("dns-over-tls listening", "addr", ln.Addr().String())
+	}
+	if err := a.startFeed(runCtx, &bg); err != nil {
+		return err
 	}
 
 	token, err := web.AdminToken(cfg.Admin.Token, cfg.Admin.TokenFile, cfg.DataDir)

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kidshield/kidshield/store"
+)
+
+func runList(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(append([]string{"list"}, args...), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+type shownEntry struct {
+	ID       int64  `json:"id"`
+	Kind     string `json:"kind"`
+	Value    string `json:"value"`
+	Category string `json:"category"`
+	State    string `json:"state"`
+	Source   string `json:"source"`
+}
+
+func listShown(t *testing.T, dir string, args ...string) map[string]shownEntry {
+	t.Helper()
+	code, out, errs := runList(t, append([]string{"show", "--data-dir", dir, "--json"}, args...)...)
+	if code != 0 {
+		t.Fatalf("show: %d %s", code, errs)
+	}
+	var rows []shownEntry
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatalf("show --json: %v\n%s", err, out)
+	}
+	m := map[string]shownEntry{}
+	for _, r := range rows {
+		m[r.Value] = r
+	}
+	return m
+}
+
+func TestListCommands(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, errs := runList(t, "show", "--data-dir", dir); code != 1 || !strings.Contains(errs, "no database at") {
+		t.Fatalf("no database: %d %s", code, errs)
+	}
+	st, err := store.Open(t.Context(), "sqlite:"+filepath.Join(dir, "kidshield.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []store.User{
+		{Login: "alice", Name: "Alice", Roles: []string{"admin"}, PasswordHash: "x"},
+		{Login: "bob", Name: "Bob", Roles: []string{"supervisor"}, PasswordHash: "x"},
+		{Login: "oper", Name: "Operator", Roles: []string{"operator"}, PasswordHash: "x"},
+	} {
+		if _, err := st.CreateUser(t.Context(), u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	d := []string{"--data-dir", dir}
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"missing flags", []string{"add", "--kind", "domain"}, 2, "--value, --category, --reason, --by required"},
+		{"no account", []string{"add", "--kind", "domain", "--value", "x.example", "--category", "hotline", "--reason", "r", "--by", "nobody"}, 1, "no account"},
+		{"wrong role", []string{"add", "--kind", "domain", "--value", "x.example", "--category", "hotline", "--reason", "r", "--by", "oper"}, 1, "none of the roles"},
+		{"unknown category", []string{"add", "--kind", "domain", "--value", "x.example", "--category", "nope", "--reason", "r", "--by", "alice"}, 1, "unknown category"},
+		{"canary", []string{"add", "--kind", "domain", "--value", "Canary.Kidshield.Example", "--category", "hotline", "--reason", "r", "--by", "alice"}, 1, "built-in canary"},
+		{"canary removal", []string{"remove", "--id", "0", "--reason", "r", "--by", "alice"}, 1, "built-in canary"},
+		{"bad kind", []string{"add", "--kind", "ip", "--value", "1.2.3.4", "--category", "hotline", "--reason", "r", "--by", "alice"}, 1, "unknown kind"},
+		{"bad state", []string{"show", "--state", "gone"}, 2, "unknown state"},
+		{"import without file", []string{"import", "--source", "s", "--category", "adult"}, 2, "FILE_OR_URL"},
+		{"unknown command", []string{"purge"}, 2, "unknown command"},
+	} {
+		code, _, errs := runList(t, append(tc.args[:1:1], append(d, tc.args[1:]...)...)...)
+		if code != tc.code || !strings.Contains(errs, tc.msg) {
+			t.Errorf("%s: %d %q, want %d and %q", tc.name, code, errs, tc.code, tc.msg)
+		}
+	}
+
+	// An emergency entry: proposed by one, approved by another.
+	code, out, errs := runList(t, "add", "--data-dir", dir, "--kind", "domain", "--value", "Live-Abuse.example.", "--category", "hotline", "--reason", "live stream", "--by", "alice")
+	if code != 0 || !strings.HasPrefix(out, "proposed entry 1:") {
+		t.Fatalf("add: %d %q %q", code, out, errs)
+	}
+	if _, ok := listShown(t, dir, "--state", "active")["live-abuse.example"]; ok {
+		t.Fatal("a proposal is published")
+	}
+	if code, _, errs := runList(t, "approve", "--data-dir", dir, "--id", "1", "--by", "Alice"); code != 1 || !strings.Contains(errs, "two-person rule") {
+		t.Fatalf("self-approval: %d %q", code, errs)
+	}
+	if code, out, errs := runList(t, "approve", "--data-dir", dir, "--id", "1", "--by", "bob"); code != 0 || out != "entry 1 domain live-abuse.example: active\n" {
+		t.Fatalf("approve: %d %q %q", code, out, errs)
+	}
+
+	// An import; the confirmed entry wins over the import's copy of it.
+	list := filepath.Join(t.TempDir(), "adult.txt")
+	if err := os.WriteFile(list, []byte("porn.example\nlive-abuse.example\nother.example\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = runList(t, "import", "--data-dir", dir, "--source", "ut1-adult", "--category", "adult", list, "--by", "alice")
+	if code != 0 || !strings.Contains(out, "3 added, 0 removed") || !strings.Contains(out, "list serial 5") {
+		t.Fatalf("import: %d %q %q", code, out, errs)
+	}
+	// The same file again changes nothing and bumps no serial.
+	if code, out, errs = runList(t, "import", "--data-dir", dir, "--source", "ut1-adult", "--category", "adult", list); code != 0 || !strings.Contains(out, "0 added, 0 removed, 0 recategorised, 3 unchanged") || !strings.Contains(out, "list serial 5") {
+		t.Fatalf("re-import: %d %q %q", code, out, errs)
+	}
+	v := listShown(t, dir, "--state", "active")
+	if e := v["live-abuse.example"]; e.Source != "admin" || e.Category != "hotline" || e.ID != 1 {
+		t.Fatalf("confirmed entry %+v", e)
+	}
+	if e := v["porn.example"]; e.Source != "import:ut1-adult" || e.Category != "adult" || e.State != "active" {
+		t.Fatalf("imported entry %+v", e)
+	}
+	if e := v[store.CanaryValue]; e.Source != "canary" || e.Category != "hotline" || len(v) != 4 {
+		t.Fatalf("canary %+v in %v", e, v)
+	}
+	if v = listShown(t, dir, "--state", "active", "--category", "adult"); len(v) != 2 {
+		t.Fatalf("category filter %v", v)
+	}
+
+	// Delisting leaves a tombstone that keeps the imported copy off the list.
+	if code, out, errs := runList(t, "remove", "--data-dir", dir, "--id", "1", "--reason", "content removed", "--by", "alice"); code != 0 || !strings.Contains(out, "delisted") {
+		t.Fatalf("remove: %d %q %q", code, out, errs)
+	}
+	if _, ok := listShown(t, dir, "--state", "active")["live-abuse.example"]; ok {
+		t.Fatal("a delisted value came back through an import")
+	}
+	if v = listShown(t, dir); len(v) != 2 || v["live-abuse.example"].State != "delisted" {
+		t.Fatalf("show all %v", v)
+	}
+	code, out, _ = runList(t, "show", "--data-dir", dir)
+	if code != 0 || !strings.Contains(out, store.CanaryValue) || !strings.Contains(out, "Alice") || !strings.Contains(out, "Bob") {
+		t.Fatalf("table: %q", out)
+	}
+	code, out, _ = runList(t, "sources", "--data-dir", dir)
+	if code != 0 || !strings.Contains(out, "ut1-adult") || !strings.Contains(out, "sha256:") {
+		t.Fatalf("sources: %q", out)
+	}
+
+	// Everything went through the audit log in the actors' names.
+	st, err = store.Open(t.Context(), "sqlite:"+filepath.Join(dir, "kidshield.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	recs, err := st.AuditRange(t.Context(), 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		if strings.HasPrefix(r.Action, "list.") {
+			got = append(got, r.Actor+" "+r.Action)
+		}
+	}
+	want := "user:1:alice list.propose|user:2:bob list.approve|user:1:alice list.import|cli list.import|user:1:alice list.delisted"
+	if strings.Join(got, "|") != want {
+		t.Fatalf("audit %q\nwant %q", strings.Join(got, "|"), want)
+	}
+}

@@ -1,0 +1,569 @@
+package rpz
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/kidshield/kidshield/config"
+	"github.com/kidshield/kidshield/store"
+)
+
+// Member is one network member allowed to transfer the zone.
+type Member struct {
+	Name   string         // also the TSIG key's name
+	Secret string         // base64 hmac-sha256 secret; empty: no key
+	Allow  []netip.Prefix // unsigned queries allowed from these
+	Notify []string       // host:port sent NOTIFY on each new serial
+}
+
+// Options configure a Server.
+type Options struct {
+	// Serial reads the list serial; it is polled, so it should be cheap (store.ListSerial).
+	Serial func(ctx context.Context) (int64, error)
+	// Snapshot reads the serial and the entries to publish at that serial in one transaction
+	// (store.NetworkListSnapshot: the network's entries, imports and the canary).
+	Snapshot func(ctx context.Context) (int64, []*store.ListEntry, error)
+	Params   Params
+	Members  []Member
+	Listen   []string      // host:port, UDP and TCP on each
+	Poll     time.Duration // how often the list serial is read for changes (default 1s)
+	// MaxJournal bounds the history of versions IXFR is answered from, in changed names
+	// summed over the versions kept (default 200000; at most 1000 versions). A consumer at a
+	// version no longer kept, or never built by this process (before a restart, or another
+	// node's), gets the whole zone.
+	MaxJournal int
+	// NotifyTries and NotifyTimeout bound each NOTIFY (default 5 tries of 2s).
+	NotifyTries   int
+	NotifyTimeout time.Duration
+	Logger        *slog.Logger
+}
+
+// OptionsFromConfig converts the feed's configuration (finished and validated).
+func OptionsFromConfig(f *config.Feed) (Options, error) {
+	o := Options{Listen: f.Listen, Params: Params{
+		Origin: dns.CanonicalName(f.Zone), Target: ".", TTL: secs(f.TTL),
+		Refresh: secs(f.Refresh), Retry: secs(f.Retry), Expire: secs(f.Expire),
+	}}
+	if f.Action == "blockpage" {
+		o.Params.Target = dns.CanonicalName(f.BlockPage)
+	}
+	for _, m := range f.Members {
+		allow, err := config.Prefixes(m.Allow)
+		if err != nil {
+			return o, fmt.Errorf("feed member %s: %w", m.Name, err)
+		}
+		o.Members = append(o.Members, Member{Name: m.Name, Secret: m.TSIGSecret, Allow: allow, Notify: m.Notify})
+	}
+	return o, nil
+}
+
+func secs(d time.Duration) uint32 { return uint32(d / time.Second) }
+
+// Addr is one listener's bound addresses.
+type Addr struct{ UDP, TCP string }
+
+// Server is the zone's primary.
+type Server struct {
+	opt     Options
+	log     *slog.Logger
+	zone    atomic.Pointer[Zone]
+	secrets map[string]string  // "key." → secret
+	byKey   map[string]*Member // "key." → member
+	changed chan struct{}
+
+	ctx     context.Context
+	cancel  context.CancelFunc
+	servers []*dns.Server
+	addrs   []Addr
+	wg      sync.WaitGroup
+
+	notifyMu     sync.Mutex
+	notifyCancel context.CancelFunc
+
+	// mu guards the history, and the zone's replacement so the two agree.
+	mu        sync.Mutex
+	hist      []step
+	histNames int
+}
+
+// step is one rebuild: the serial it started from, and the flags the names it changed had then.
+type step struct {
+	from int64
+	old  map[string]uint8
+}
+
+const maxSteps = 1000
+
+// New makes a server; Start opens it.
+func New(opt Options) *Server {
+	if opt.Poll <= 0 {
+		opt.Poll = time.Second
+	}
+	if opt.MaxJournal <= 0 {
+		opt.MaxJournal = 200000
+	}
+	if opt.NotifyTries <= 0 {
+		opt.NotifyTries = 5
+	}
+	if opt.NotifyTimeout <= 0 {
+		opt.NotifyTimeout = 2 * time.Second
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	opt.Params.Origin = dns.CanonicalName(opt.Params.Origin)
+	if opt.Params.Target == "" {
+		opt.Params.Target = "."
+	}
+	s := &Server{opt: opt, log: opt.Logger, secrets: map[string]string{}, byKey: map[string]*Member{}, changed: make(chan struct{}, 1)}
+	for i := range s.opt.Members {
+		m := &s.opt.Members[i]
+		if m.Secret != "" {
+			k := dns.CanonicalName(m.Name)
+			s.secrets[k], s.byKey[k] = m.Secret, m
+		}
+	}
+	return s
+}
+
+// Start builds the zone from the source, opens the listeners and starts following the list.
+// It stops when ctx ends or Close is called.
+func (s *Server) Start(ctx context.Context) error {
+	s.ctx, s.cancel = context.WithCancel(ctx)
+	if _, err := s.refresh(s.ctx); err != nil {
+		s.cancel()
+		return err
+	}
+	for _, a := range s.opt.Listen {
+		if err := s.listen(a); err != nil {
+			s.Close()
+			return err
+		}
+	}
+	// NOTIFY at start too: the list may have changed while this primary was down (another
+	// node's change); a member that is current just acknowledges it.
+	s.notifyAll(s.zone.Load())
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.run() }()
+	return nil
+}
+
+func (s *Server) listen(addr string) error {
+	_, port, _ := net.SplitHostPort(addr)
+	for try := 0; ; try++ {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return fmt.Errorf("feed listen udp %s: %w", addr, err)
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err != nil {
+			pc.Close()
+			if port != "0" || try == 20 {
+				return fmt.Errorf("feed listen tcp %s: %w", addr, err)
+			}
+			continue
+		}
+		for _, srv := range []*dns.Server{{PacketConn: pc, Handler: s, TsigSecret: s.secrets}, {Listener: ln, Handler: s, TsigSecret: s.secrets}} {
+			s.servers = append(s.servers, srv)
+			s.wg.Add(1)
+			go func() { defer s.wg.Done(); _ = srv.ActivateAndServe() }()
+		}
+		s.addrs = append(s.addrs, Addr{UDP: pc.LocalAddr().String(), TCP: ln.Addr().String()})
+		return nil
+	}
+}
+
+// Addrs returns the bound addresses, one per Listen address.
+func (s *Server) Addrs() []Addr { return s.addrs }
+
+// Zone returns the zone being served.
+func (s *Server) Zone() *Zone { return s.zone.Load() }
+
+// Changed asks for the list to be read again now (the hotline's OnListChange); it never blocks.
+func (s *Server) Changed() {
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
+}
+
+// Close stops the listeners, the follower and pending NOTIFYs.
+func (s *Server) Close() error {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, srv := range s.servers {
+		_ = srv.ShutdownContext(sctx)
+	}
+	s.wg.Wait()
+	return nil
+}
+
+func (s *Server) run() {
+	t := time.NewTicker(s.opt.Poll)
+	defer t.Stop()
+	failing := false // log a failure once, not at every poll
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		case <-s.changed:
+		}
+		z, err := s.refresh(s.ctx)
+		if err != nil {
+			if s.ctx.Err() == nil && !failing {
+				s.log.Error("feed zone not rebuilt; serving the previous one until the list can be read", "err", err)
+			}
+			failing = true
+			continue
+		}
+		if failing {
+			s.log.Info("feed list readable again")
+			failing = false
+		}
+		if z != nil {
+			s.notifyAll(z)
+		}
+	}
+}
+
+// refresh rebuilds the zone when the list serial moved; it returns the new zone or nil.
+func (s *Server) refresh(ctx context.Context) (*Zone, error) {
+	cur := s.zone.Load()
+	if cur != nil {
+		serial, err := s.opt.Serial(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("feed: %w", err)
+		}
+		if serial == cur.Serial {
+			return nil, nil
+		}
+	}
+	t0 := time.Now()
+	serial, entries, err := s.opt.Snapshot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("feed: %w", err)
+	}
+	z := Build(s.opt.Params, serial, entries)
+	s.mu.Lock()
+	switch {
+	case cur == nil:
+	case serial < cur.Serial: // not the same list any more: no delta can be trusted
+		s.hist, s.histNames = nil, 0
+	default:
+		ch := z.changed(cur)
+		s.hist = append(s.hist, step{from: cur.Serial, old: ch})
+		s.histNames += len(ch)
+		for len(s.hist) > 0 && (len(s.hist) > maxSteps || s.histNames > s.opt.MaxJournal) {
+			s.histNames -= len(s.hist[0].old)
+			s.hist[0] = step{}
+			s.hist = s.hist[1:]
+		}
+	}
+	s.zone.Store(z)
+	s.mu.Unlock()
+	s.log.Info("feed zone built", "zone", s.opt.Params.Origin, "serial", z.Serial32(), "names", z.Names(), "took", time.Since(t0).Round(time.Millisecond))
+	return z, nil
+}
+
+// notifyAll sends NOTIFY for z to every member's Notify addresses, abandoning the NOTIFYs of
+// an older serial still being retried.
+func (s *Server) notifyAll(z *Zone) {
+	s.notifyMu.Lock()
+	if s.notifyCancel != nil {
+		s.notifyCancel()
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	s.notifyCancel = cancel
+	s.notifyMu.Unlock()
+	for i := range s.opt.Members {
+		m := &s.opt.Members[i]
+		for _, addr := range m.Notify {
+			s.wg.Add(1)
+			go func() { defer s.wg.Done(); s.notify(ctx, m, addr, z) }()
+		}
+	}
+}
+
+func (s *Server) notify(ctx context.Context, m *Member, addr string, z *Zone) {
+	c := &dns.Client{Net: "udp", Timeout: s.opt.NotifyTimeout}
+	key := dns.CanonicalName(m.Name)
+	if m.Secret != "" {
+		c.TsigSecret = map[string]string{key: m.Secret}
+	}
+	var last error
+	for try := 0; try < s.opt.NotifyTries && ctx.Err() == nil; try++ {
+		// A fresh message each try: miekg/dns strips the TSIG RR when it signs.
+		msg := new(dns.Msg)
+		msg.SetNotify(s.opt.Params.Origin)
+		msg.Answer = []dns.RR{z.SOA(z.Serial)}
+		if m.Secret != "" {
+			// Unsigned to members without a key: Unbound answers a signed NOTIFY with FORMERR.
+			msg.SetTsig(key, dns.HmacSHA256, 300, time.Now().Unix())
+		}
+		in, _, err := c.ExchangeContext(ctx, msg, addr)
+		if err == nil {
+			if in.Rcode != dns.RcodeSuccess {
+				s.log.Warn("feed notify refused", "member", m.Name, "serial", z.Serial32(), "rcode", dns.RcodeToString[in.Rcode])
+			} else {
+				s.log.Debug("feed notify answered", "member", m.Name, "serial", z.Serial32())
+			}
+			return
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Duration(try+1) * 500 * time.Millisecond):
+		}
+	}
+	if ctx.Err() == nil {
+		s.log.Warn("feed notify not answered", "member", m.Name, "serial", z.Serial32(), "err", last)
+	}
+}
+
+// member returns who asked: the key's member for a signed query, else the member whose
+// Allow list holds the source address.
+func (s *Server) memberByAddr(a net.Addr) *Member {
+	var ip netip.Addr
+	switch v := a.(type) {
+	case *net.UDPAddr:
+		ip, _ = netip.AddrFromSlice(v.IP)
+	case *net.TCPAddr:
+		ip, _ = netip.AddrFromSlice(v.IP)
+	}
+	ip = ip.Unmap()
+	for i := range s.opt.Members {
+		for _, p := range s.opt.Members[i].Allow {
+			if p.Contains(ip) {
+				return &s.opt.Members[i]
+			}
+		}
+	}
+	return nil
+}
+
+// ServeDNS answers SOA, AXFR and IXFR for the zone to members.
+func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
+	tsig := r.IsTsig()
+	var m *Member
+	if tsig != nil {
+		if err := w.TsigStatus(); err != nil {
+			s.badTSIG(w, r, tsig, err)
+			return
+		}
+		m = s.byKey[dns.CanonicalName(tsig.Hdr.Name)]
+	} else {
+		m = s.memberByAddr(w.RemoteAddr())
+	}
+	reply := func(rcode int, answer ...dns.RR) {
+		out := new(dns.Msg)
+		out.SetRcode(r, rcode)
+		out.Authoritative = rcode == dns.RcodeSuccess
+		out.Answer = answer
+		if tsig != nil {
+			out.SetTsig(tsig.Hdr.Name, tsig.Algorithm, 300, time.Now().Unix())
+		}
+		_ = w.WriteMsg(out)
+	}
+	if m == nil {
+		reply(dns.RcodeRefused) // not an open primary
+		return
+	}
+	if r.Opcode != dns.OpcodeQuery {
+		reply(dns.RcodeNotImplemented)
+		return
+	}
+	if len(r.Question) != 1 {
+		reply(dns.RcodeFormatError)
+		return
+	}
+	q := r.Question[0]
+	z := s.zone.Load()
+	if dns.CanonicalName(q.Name) != s.opt.Params.Origin || q.Qclass != dns.ClassINET || z == nil {
+		reply(dns.RcodeRefused)
+		return
+	}
+	tcp := w.LocalAddr().Network() == "tcp"
+	switch q.Qtype {
+	case dns.TypeSOA:
+		reply(dns.RcodeSuccess, z.SOA(z.Serial))
+	case dns.TypeAXFR:
+		if !tcp {
+			reply(dns.RcodeRefused)
+			return
+		}
+		n, err := s.sendZone(w, r, z)
+		s.logTransfer(m, "AXFR", "full", z, -1, n, err)
+	case dns.TypeIXFR:
+		var have *dns.SOA
+		if len(r.Ns) == 1 {
+			have, _ = r.Ns[0].(*dns.SOA)
+		}
+		if have == nil {
+			reply(dns.RcodeFormatError)
+			return
+		}
+		behind, ok := z.Behind(have.Serial)
+		if ok && behind == 0 || !tcp {
+			// Current, or over UDP: the current SOA alone (RFC 1995 §2, §4: retry over TCP).
+			reply(dns.RcodeSuccess, z.SOA(z.Serial))
+			s.logTransfer(m, "IXFR", "current", z, int64(have.Serial), 1, nil)
+			return
+		}
+		// A serial below 0 was never the list's (another primary's zone): the whole zone.
+		if ok {
+			from := z.Serial - behind
+			if z, old, found := s.since(from); found {
+				del, add := z.diff(old)
+				n, err := s.sendIncremental(w, r, z, from, del, add)
+				s.logTransfer(m, "IXFR", "incremental", z, int64(have.Serial), n, err)
+				return
+			}
+		}
+		// The history cannot answer (too old, never built here, ahead of us): the whole zone.
+		n, err := s.sendZone(w, r, z)
+		s.logTransfer(m, "IXFR", "full", z, int64(have.Serial), n, err)
+	default:
+		reply(dns.RcodeRefused)
+	}
+}
+
+// since returns the current zone and, for each name changed since the version at serial from,
+// its flags then; found is false when from is not a version the history holds. The zone's
+// serial may have moved since the caller read it: the returned zone is the one the history
+// ends at.
+func (s *Server) since(from int64) (z *Zone, old map[string]uint8, found bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	z = s.zone.Load()
+	i := slices.IndexFunc(s.hist, func(st step) bool { return st.from == from })
+	if i < 0 {
+		return z, nil, false
+	}
+	old = map[string]uint8{}
+	for _, st := range s.hist[i:] {
+		for n, f := range st.old {
+			if _, seen := old[n]; !seen {
+				old[n] = f
+			}
+		}
+	}
+	return z, old, true
+}
+
+func (s *Server) logTransfer(m *Member, typ, style string, z *Zone, from int64, records int, err error) {
+	args := []any{"member", m.Name, "type", typ, "style", style, "serial", z.Serial32(), "records", records}
+	if from >= 0 {
+		args = append(args, "from", from)
+	}
+	if err != nil {
+		s.log.Warn("feed transfer failed", append(args, "err", err)...)
+		return
+	}
+	s.log.Info("feed transfer", args...)
+}
+
+// badTSIG answers a query whose TSIG did not verify with NOTAUTH and an unsigned TSIG record
+// carrying the error (RFC 8945 §5.2), written raw so the server does not try to sign it.
+func (s *Server) badTSIG(w dns.ResponseWriter, r *dns.Msg, t *dns.TSIG, err error) {
+	code := dns.RcodeBadSig
+	switch {
+	case errors.Is(err, dns.ErrSecret):
+		code = dns.RcodeBadKey
+	case errors.Is(err, dns.ErrTime):
+		code = dns.RcodeBadTime
+	}
+	out := new(dns.Msg)
+	out.SetRcode(r, dns.RcodeNotAuth)
+	out.Extra = []dns.RR{&dns.TSIG{
+		Hdr:       dns.RR_Header{Name: t.Hdr.Name, Rrtype: dns.TypeTSIG, Class: dns.ClassANY},
+		Algorithm: t.Algorithm, TimeSigned: t.TimeSigned, Fudge: t.Fudge, OrigId: r.Id, Error: uint16(code),
+	}}
+	buf, perr := out.Pack()
+	if perr != nil {
+		return
+	}
+	_, _ = w.Write(buf)
+	s.log.Info("feed query with a bad signature refused", "key", strings.TrimSuffix(t.Hdr.Name, "."), "tsig_error", dns.RcodeToString[code])
+}
+
+// maxMessage is the size (uncompressed) at which a transfer message is closed.
+const maxMessage = 16 << 10
+
+// out streams records to a transfer in messages of at most maxMessage bytes, signed per
+// message when the query was (dns.Transfer.Out).
+type out struct {
+	ch    chan *dns.Envelope
+	errc  chan error
+	batch []dns.RR
+	size  int
+	n     int
+}
+
+func newOut(w dns.ResponseWriter, r *dns.Msg) *out {
+	o := &out{ch: make(chan *dns.Envelope), errc: make(chan error, 1)}
+	go func() {
+		err := new(dns.Transfer).Out(w, r, o.ch)
+		o.errc <- err
+		for range o.ch { // the client went away: drain
+		}
+	}()
+	return o
+}
+
+func (o *out) add(rr dns.RR) {
+	l := dns.Len(rr)
+	if o.size+l > maxMessage && len(o.batch) > 0 {
+		o.ch <- &dns.Envelope{RR: o.batch}
+		o.batch, o.size = nil, 0
+	}
+	o.batch = append(o.batch, rr)
+	o.size += l
+	o.n++
+}
+
+func (o *out) close() (int, error) {
+	if len(o.batch) > 0 {
+		o.ch <- &dns.Envelope{RR: o.batch}
+	}
+	close(o.ch)
+	return o.n, <-o.errc
+}
+
+func (s *Server) sendZone(w dns.ResponseWriter, r *dns.Msg, z *Zone) (int, error) {
+	o := newOut(w, r)
+	z.Records(func(rr dns.RR) bool { o.add(rr); return true })
+	return o.close()
+}
+
+// sendIncremental sends one condensed difference sequence (RFC 1995 §4): new SOA, old SOA,
+// deletions, new SOA, additions, new SOA.
+func (s *Server) sendIncremental(w dns.ResponseWriter, r *dns.Msg, z *Zone, from int64, del, add []dns.RR) (int, error) {
+	o := newOut(w, r)
+	soa := z.SOA(z.Serial)
+	o.add(soa)
+	o.add(z.SOA(from))
+	for _, rr := range del {
+		o.add(rr)
+	}
+	o.add(soa)
+	for _, rr := range add {
+		o.add(rr)
+	}
+	o.add(soa)
+	return o.close()
+}
