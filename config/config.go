@@ -35,6 +35,7 @@ type Config struct {
 	Store          Store         `yaml:"store"`
 	Hotline        Hotline       `yaml:"hotline"`
 	Feed           Feed          `yaml:"feed"`
+	Subscribe      Subscribe     `yaml:"subscribe"`
 }
 
 // Log configures structured logging.

@@ -126,3 +126,25 @@ func TestFeedConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestSubscribeConfig(t *testing.T) {
+	c, err := Parse([]byte("subscribe:\n  source: rpz://192.0.2.1:53/rpz.example.vn.\n  tsig_name: isp-a\n  tsig_secret: \"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Subscribe.Enabled() || c.Subscribe.Refresh <= 0 {
+		t.Errorf("%+v", c.Subscribe)
+	}
+	for _, bad := range []string{
+		"subscribe:\n  source: ftp://x/y\n",
+		"subscribe:\n  source: rpz://192.0.2.1/rpz.example.\n",
+		"subscribe:\n  source: rpz://192.0.2.1:53/rpz.example.\n  tsig_name: a\n",
+		"subscribe:\n  source: http://feed.example.vn/feed/v1\n  token: ks_x\n  public_key: abc\n",
+		"subscribe:\n  source: https://feed.example.vn/feed/v1\n  token: ks_x\n",
+		"subscribe:\n  source: https://feed.example.vn/feed/v1\n  public_key: abc\n",
+	} {
+		if _, err := Parse([]byte(bad)); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+}

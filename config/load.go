@@ -147,6 +147,7 @@ func (c *Config) applyDefaults() {
 	}
 	c.Hotline.finish()
 	c.Feed.finish()
+	c.Subscribe.finish()
 	if c.Stats.Enabled == nil {
 		c.Stats.Enabled = ptr(true)
 	}

@@ -291,6 +291,7 @@ func (c *Config) validate() Errors {
 	}
 	c.Hotline.validate(add)
 	c.Feed.validate(add)
+	c.Subscribe.validate(add)
 	return es
 }
 

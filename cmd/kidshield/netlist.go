@@ -19,8 +19,12 @@ type netList struct {
 	byCat  map[string]*lists.List
 }
 
-// loadNetList reads the active entries from the store and compiles them.
+// loadNetList reads the active entries from the store and compiles them; with `subscribe:` it
+// compiles the copy taken from the remote publisher instead (subscribe.go).
 func (a *app) loadNetList(ctx context.Context) (*netList, error) {
+	if a.subscribed() {
+		return a.loadSubscribedNetList(ctx)
+	}
 	// The merged view: the network's confirmed entries, the attributed imports they do not
 	// shadow, and the canary members test their blocking with; read with its serial at once.
 	serial, entries, err := a.st.NetworkListSnapshot(ctx)
@@ -74,6 +78,9 @@ func (a *app) watchNetList(ctx context.Context) {
 			return
 		case <-a.netChanged:
 		case <-t.C:
+			if a.subscribed() {
+				continue // the subscriber applies its copies itself
+			}
 			serial, err := a.st.ListSerial(ctx)
 			if err != nil || serial == a.netSerial() {
 				continue

@@ -148,6 +148,8 @@ type app struct {
 	netChanged chan struct{}
 	// feed is the RPZ primary (nil when feed.listen is empty).
 	feed *rpz.Server
+	// sub is the network-list subscription of a filter node (nil unless subscribe: is set).
+	sub atomic.Pointer[subState]
 }
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
