@@ -148,3 +148,15 @@ func TestSubscribeConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestFeedJournalVersions(t *testing.T) {
+	c, err := Parse([]byte("feed:\n  zone: rpz.example.vn\n"))
+	if err != nil || c.Feed.JournalVersions != 1000 {
+		t.Fatalf("default journal_versions: %v %d", err, c.Feed.JournalVersions)
+	}
+	for _, bad := range []string{"feed:\n  journal_versions: -1\n", "feed:\n  journal_versions: 100001\n"} {
+		if _, err := Parse([]byte(bad)); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+}

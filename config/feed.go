@@ -28,6 +28,10 @@ type Feed struct {
 	Expire  time.Duration `yaml:"expire"`
 	// Members are the network's members allowed to transfer the zone.
 	Members []FeedMember `yaml:"members"`
+	// JournalVersions is how many published versions of the zone the store keeps the deltas
+	// of, so IXFR from them is answered incrementally after a restart and by every control
+	// node (default 1000; older versions get the whole zone).
+	JournalVersions int `yaml:"journal_versions"`
 }
 
 // FeedMember is one member of the network that pulls the list.
@@ -53,6 +57,9 @@ func (f *Feed) finish() {
 	f.Zone = strings.ToLower(f.Zone)
 	if f.Action == "" {
 		f.Action = "nxdomain"
+	}
+	if f.JournalVersions == 0 {
+		f.JournalVersions = 1000
 	}
 	for _, d := range []struct {
 		dst *time.Duration
@@ -84,6 +91,9 @@ func (f *Feed) validate(add func(field, format string, args ...any)) {
 	}
 	if f.TTL < time.Second || f.Refresh < time.Second || f.Retry < time.Second || f.Expire < f.Refresh {
 		add("feed", "ttl, refresh and retry must be at least 1s, expire at least refresh")
+	}
+	if f.JournalVersions < 1 || f.JournalVersions > 100000 {
+		add("feed.journal_versions", "want 1 to 100000 versions, got %d", f.JournalVersions)
 	}
 	names := map[string]bool{}
 	for i, m := range f.Members {

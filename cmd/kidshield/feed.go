@@ -23,6 +23,9 @@ func (a *app) startFeed(ctx context.Context, bg *sync.WaitGroup) error {
 	}
 	// The zone publishes what the filter blocks: the network's entries, imports, the canary.
 	opt.Serial, opt.Snapshot, opt.Logger = a.st.ListSerial, a.st.NetworkListSnapshot, a.log
+	// Published deltas are kept in the store: after a restart (or on another control node over
+	// the same PostgreSQL) secondaries still catch up by IXFR.
+	opt.Journal = a.st
 	srv := rpz.New(opt)
 	if err := srv.Start(ctx); err != nil {
 		return fmt.Errorf("feed: %w", err)

@@ -39,19 +39,34 @@ type Options struct {
 	Listen   []string      // host:port, UDP and TCP on each
 	Poll     time.Duration // how often the list serial is read for changes (default 1s)
 	// MaxJournal bounds the history of versions IXFR is answered from, in changed names
-	// summed over the versions kept (default 200000; at most 1000 versions). A consumer at a
-	// version no longer kept, or never built by this process (before a restart, or another
-	// node's), gets the whole zone.
+	// summed over the versions kept in memory (default 200000). A consumer at a version no
+	// longer kept, or not in the history (built before a restart without a Journal), gets the
+	// whole zone.
 	MaxJournal int
+	// JournalVersions bounds the history in versions, in memory and in the Journal
+	// (config feed.journal_versions, default 1000).
+	JournalVersions int
+	// Journal, when set, persists the history (the store: store.AddFeedVersion): each version
+	// this primary builds is recorded there, the history is read back from it at start and
+	// after each version, so IXFR is answered incrementally after a restart and alike by every
+	// control node sharing the store. Nil: the history is this process's own.
+	Journal Journal
 	// NotifyTries and NotifyTimeout bound each NOTIFY (default 5 tries of 2s).
 	NotifyTries   int
 	NotifyTimeout time.Duration
 	Logger        *slog.Logger
 }
 
+// Journal is where the versions' deltas are persisted (*store.Store).
+type Journal interface {
+	AddFeedVersion(ctx context.Context, v store.FeedVersion, keep int) (added bool, err error)
+	FeedVersions(ctx context.Context, after int64) ([]store.FeedVersion, error)
+	ClearFeedJournal(ctx context.Context) error
+}
+
 // OptionsFromConfig converts the feed's configuration (finished and validated).
 func OptionsFromConfig(f *config.Feed) (Options, error) {
-	o := Options{Listen: f.Listen, Params: Params{
+	o := Options{Listen: f.Listen, JournalVersions: f.JournalVersions, Params: Params{
 		Origin: dns.CanonicalName(f.Zone), Target: ".", TTL: secs(f.TTL),
 		Refresh: secs(f.Refresh), Retry: secs(f.Retry), Expire: secs(f.Expire),
 	}}
@@ -97,13 +112,12 @@ type Server struct {
 	histNames int
 }
 
-// step is one rebuild: the serial it started from, and the flags the names it changed had then.
+// step is one rebuild: the serial it started from, the serial it built, and the flags the
+// names it changed had in from.
 type step struct {
-	from int64
-	old  map[string]uint8
+	from, to int64
+	old      map[string]uint8
 }
-
-const maxSteps = 1000
 
 // New makes a server; Start opens it.
 func New(opt Options) *Server {
@@ -112,6 +126,9 @@ func New(opt Options) *Server {
 	}
 	if opt.MaxJournal <= 0 {
 		opt.MaxJournal = 200000
+	}
+	if opt.JournalVersions <= 0 {
+		opt.JournalVersions = 1000
 	}
 	if opt.NotifyTries <= 0 {
 		opt.NotifyTries = 5
@@ -259,25 +276,121 @@ func (s *Server) refresh(ctx context.Context) (*Zone, error) {
 		return nil, fmt.Errorf("feed: %w", err)
 	}
 	z := Build(s.opt.Params, serial, entries)
-	s.mu.Lock()
+	var st *step
+	var loaded []store.FeedVersion
 	switch {
 	case cur == nil:
+		if s.opt.Journal != nil {
+			loaded = s.loadJournal(ctx, z.Serial)
+		}
 	case serial < cur.Serial: // not the same list any more: no delta can be trusted
-		s.hist, s.histNames = nil, 0
-	default:
-		ch := z.changed(cur)
-		s.hist = append(s.hist, step{from: cur.Serial, old: ch})
-		s.histNames += len(ch)
-		for len(s.hist) > 0 && (len(s.hist) > maxSteps || s.histNames > s.opt.MaxJournal) {
-			s.histNames -= len(s.hist[0].old)
-			s.hist[0] = step{}
-			s.hist = s.hist[1:]
+		if s.opt.Journal != nil {
+			if err := s.opt.Journal.ClearFeedJournal(ctx); err != nil {
+				s.log.Warn("feed journal not cleared after the list serial went back", "err", err)
+			}
+		}
+	case serial > cur.Serial:
+		st = &step{from: cur.Serial, to: serial, old: z.changed(cur)}
+		if s.opt.Journal != nil {
+			loaded = s.record(ctx, st)
 		}
 	}
+	s.mu.Lock()
+	if cur != nil && serial < cur.Serial {
+		s.hist, s.histNames = nil, 0
+	}
+	for _, v := range loaded {
+		s.addStep(step{from: v.Prev, to: v.Serial, old: changesFlags(v.Changes)})
+	}
+	if st != nil {
+		s.addStep(*st) // kept only when the journal did not give this serial
+	}
+	s.trim()
 	s.zone.Store(z)
 	s.mu.Unlock()
 	s.log.Info("feed zone built", "zone", s.opt.Params.Origin, "serial", z.Serial32(), "names", z.Names(), "took", time.Since(t0).Round(time.Millisecond))
 	return z, nil
+}
+
+// loadJournal reads the persisted history at start, for the zone at serial: versions above
+// serial mean the list's serial went back (a restored store), and the journal is cleared.
+func (s *Server) loadJournal(ctx context.Context, serial int64) []store.FeedVersion {
+	vs, err := s.opt.Journal.FeedVersions(ctx, 0)
+	if err != nil {
+		s.log.Warn("feed journal not read: IXFR from before this start gets the whole zone", "err", err)
+		return nil
+	}
+	if len(vs) > 0 && vs[len(vs)-1].Serial > serial {
+		s.log.Warn("feed journal is ahead of the list (serial went back): cleared", "journal", vs[len(vs)-1].Serial, "serial", serial)
+		if err := s.opt.Journal.ClearFeedJournal(ctx); err != nil {
+			s.log.Warn("feed journal not cleared", "err", err)
+		}
+		return nil
+	}
+	return vs
+}
+
+// record persists the step and returns the versions the journal holds above the newest one
+// in memory: this one, or another node's version of the same serial, and any other node's.
+func (s *Server) record(ctx context.Context, st *step) []store.FeedVersion {
+	v := store.FeedVersion{Serial: st.to, Prev: st.from, Created: time.Now()}
+	for n, f := range st.old {
+		v.Changes = append(v.Changes, store.FeedChange{Name: n, Was: int(f)})
+	}
+	slices.SortFunc(v.Changes, func(a, b store.FeedChange) int { return strings.Compare(a.Name, b.Name) })
+	if _, err := s.opt.Journal.AddFeedVersion(ctx, v, s.opt.JournalVersions); err != nil {
+		s.log.Warn("feed version not journaled: kept in memory only", "serial", st.to, "err", err)
+		return nil
+	}
+	s.mu.Lock()
+	after := int64(-1 << 62)
+	if n := len(s.hist); n > 0 {
+		after = s.hist[n-1].to
+	}
+	s.mu.Unlock()
+	vs, err := s.opt.Journal.FeedVersions(ctx, after)
+	if err != nil {
+		s.log.Warn("feed journal not read", "err", err)
+		return nil
+	}
+	return vs
+}
+
+func changesFlags(cs []store.FeedChange) map[string]uint8 {
+	m := make(map[string]uint8, len(cs))
+	for _, c := range cs {
+		m[c.Name] = uint8(c.Was)
+	}
+	return m
+}
+
+// addStep adds st to the history, kept in order of the serial built, unless a step to the same
+// serial is there (the journal's, written first, wins: every node then answers alike).
+// s.mu is held.
+func (s *Server) addStep(st step) {
+	i, found := slices.BinarySearchFunc(s.hist, st.to, func(h step, to int64) int {
+		switch {
+		case h.to < to:
+			return -1
+		case h.to > to:
+			return 1
+		}
+		return 0
+	})
+	if found || st.from >= st.to {
+		return
+	}
+	s.hist = slices.Insert(s.hist, i, st)
+	s.histNames += len(st.old)
+}
+
+// trim drops the oldest steps beyond JournalVersions and MaxJournal names. s.mu is held.
+func (s *Server) trim() {
+	for len(s.hist) > 0 && (len(s.hist) > s.opt.JournalVersions || s.histNames > s.opt.MaxJournal) {
+		s.histNames -= len(s.hist[0].old)
+		s.hist[0] = step{}
+		s.hist = s.hist[1:]
+	}
 }
 
 // notifyAll sends NOTIFY for z to every member's Notify addresses, abandoning the NOTIFYs of
@@ -450,12 +563,24 @@ func (s *Server) since(from int64) (z *Zone, old map[string]uint8, found bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	z = s.zone.Load()
-	i := slices.IndexFunc(s.hist, func(st step) bool { return st.from == from })
-	if i < 0 {
-		return z, nil, false
+	// Walk back from the zone's version, step by step, to from: the chain of versions that
+	// led here. A missing version (a gap in the journal) or a step past from: not found.
+	byTo := make(map[int64]*step, len(s.hist))
+	for i := range s.hist {
+		byTo[s.hist[i].to] = &s.hist[i]
 	}
+	var chain []*step
+	for at := z.Serial; at != from; {
+		st := byTo[at]
+		if st == nil || st.from < from {
+			return z, nil, false
+		}
+		chain = append(chain, st)
+		at = st.from
+	}
+	// A name's flags at from are those the earliest step changing it recorded.
 	old = map[string]uint8{}
-	for _, st := range s.hist[i:] {
+	for _, st := range slices.Backward(chain) {
 		for n, f := range st.old {
 			if _, seen := old[n]; !seen {
 				old[n] = f

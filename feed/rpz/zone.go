@@ -5,10 +5,13 @@
 //
 // Each version of the zone is built from a consistent snapshot of the published list (the
 // network's entries, imports and the canary). IXFR answers are condensed from the differences
-// between the versions this process built, kept in memory: whether an imported value is
-// published depends on the network's own entries, so replaying the list's journal op by op
-// would not be exact, while comparing two snapshots always is. A consumer at a version the
-// history does not hold gets the whole zone, which RFC 1995 allows.
+// between successive published versions: whether an imported value is published depends on
+// the network's own entries, so replaying the list's journal op by op would not be exact,
+// while comparing two snapshots always is. With a Journal (the store's feed_versions and
+// feed_deltas) each difference is persisted when built and the history is read back at start
+// and after each version, so IXFR survives a restart and every control node sharing the store
+// answers alike; without one the history is this process's. A consumer at a version the
+// history does not reach gets the whole zone, which RFC 1995 allows.
 //
 // The zone's serial is the list serial (store.ListSerial) reduced mod 2^32; serials are
 // compared with RFC 1982 arithmetic, so the zone's serial only grows, survives restarts (it is
