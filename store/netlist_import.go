@@ -40,8 +40,12 @@ func IsCanary(v string) bool {
 // CanaryEntry returns the canary as a list entry (ID 0, always active, category "hotline").
 func CanaryEntry() *ListEntry {
 	return &ListEntry{Kind: ListDomain, Value: CanaryValue, Category: "hotline", State: lifecycle.ListActive, Source: CanarySource,
-		Reason: "test entry: members check their blocking with it"}
+		Reason: "test entry: members check their blocking with it", Proposed: canarySince, Activated: canarySince}
 }
+
+// canarySince is when the canary joined the list (the release that introduced it): consumers
+// that show an "added" date get a real one, the same on every node.
+var canarySince = time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
 
 // ImportSourcePrefix prefixes an import's source name in ListEntry.Source ("import:NAME").
 const ImportSourcePrefix = "import:"
