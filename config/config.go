@@ -6,7 +6,10 @@
 package config
 
 import (
+	"fmt"
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -36,6 +39,34 @@ type Config struct {
 	Hotline        Hotline       `yaml:"hotline"`
 	Feed           Feed          `yaml:"feed"`
 	Subscribe      Subscribe     `yaml:"subscribe"`
+	// Roles are what this node runs: "filter" (DNS, DoH, the policy and lists, the
+	// subscriber), "hotline" (its pages, API, jobs and logins), "feed" (the RPZ primary and the
+	// HTTP downloads). Empty: all three. `kidshield serve --roles=...` overrides it.
+	Roles []string `yaml:"roles"`
+}
+
+// AllRoles are the roles a node can run, in their documented order.
+var AllRoles = []string{"filter", "hotline", "feed"}
+
+// RoleSet returns the roles of roles (all of them when empty), refusing an unknown one.
+func RoleSet(roles []string) (map[string]bool, error) {
+	set := map[string]bool{}
+	for _, r := range roles {
+		r = strings.ToLower(strings.TrimSpace(r))
+		if r == "" {
+			continue
+		}
+		if !slices.Contains(AllRoles, r) {
+			return nil, fmt.Errorf("unknown role %q: want one or more of %s", r, strings.Join(AllRoles, ", "))
+		}
+		set[r] = true
+	}
+	if len(set) == 0 {
+		for _, r := range AllRoles {
+			set[r] = true
+		}
+	}
+	return set, nil
 }
 
 // Log configures structured logging.

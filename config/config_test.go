@@ -160,3 +160,12 @@ func TestFeedJournalVersions(t *testing.T) {
 		}
 	}
 }
+
+func TestRolesValidated(t *testing.T) {
+	if _, err := Parse([]byte("roles: [filter, feed]\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Parse([]byte("roles: [dns]\n")); err == nil || !strings.Contains(err.Error(), "roles") {
+		t.Errorf("unknown role accepted: %v", err)
+	}
+}

@@ -291,6 +291,11 @@ func (c *Config) validate() Errors {
 	}
 	c.Hotline.validate(add)
 	c.Feed.validate(add)
+	if len(c.Roles) > 0 {
+		if _, err := RoleSet(c.Roles); err != nil {
+			add("roles", "%v", err)
+		}
+	}
 	c.Subscribe.validate(add)
 	return es
 }

@@ -58,19 +58,21 @@ func (a *app) startHotline(ctx context.Context, bg *sync.WaitGroup, clock func()
 		OnListChange: a.netListChanged, NoticeSigner: signer,
 	})
 	routes := append(am.Routes(a.views), ui.New(a.hotline, a.views, a.log).Routes()...)
-	// The network list's HTTP downloads for filter vendors (tokens with scope feed:read).
-	feedSigner, err := httpfeed.LoadSigner(cfg.DataDir)
-	if err != nil {
-		return nil, nil, fmt.Errorf("feed signing key: %w", err)
+	if a.has("feed") {
+		// The network list's HTTP downloads for filter vendors (tokens with scope feed:read):
+		// the feed role's, served where the hotline's tokens are.
+		feedSigner, err := httpfeed.LoadSigner(cfg.DataDir)
+		if err != nil {
+			return nil, nil, fmt.Errorf("feed signing key: %w", err)
+		}
+		routes = append(routes, httpfeed.New(httpfeed.Options{
+			Store: a.st, Signer: feedSigner, Logger: a.log, Now: clock,
+			Config:     func() *config.Feed { return &a.cfg().Feed },
+			Categories: func() []string { return a.cfg().AllCategories() },
+		}).Routes()...)
 	}
-	routes = append(routes, httpfeed.New(httpfeed.Options{
-		Store: a.st, Signer: feedSigner, Logger: a.log, Now: clock,
-		Config:     func() *config.Feed { return &a.cfg().Feed },
-		Categories: func() []string { return a.cfg().AllCategories() },
-	}).Routes()...)
-	bg.Add(2)
+	bg.Add(1)
 	go func() { defer bg.Done(); a.hotlineJobs(ctx, clock, am) }()
-	go func() { defer bg.Done(); a.watchNetList(ctx) }()
 	return am, routes, nil
 }
 

@@ -12,17 +12,23 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/kidshield/kidshield/config"
 	"github.com/kidshield/kidshield/store"
 	"github.com/kidshield/kidshield/web"
 )
 
 // routes is the route table of the filter and its admin API. Every route names its access.
 func (a *app) routes(ws *web.Server) {
-	doh := a.dns.DoHHandler()
+	if a.has("filter") {
+		// DoH is the filter role's: a hotline or feed node has no policy to answer with.
+		doh := a.dns.DoHHandler()
+		ws.Handle(
+			web.Route{Pattern: "/dns-query", Access: web.Public, Handler: doh},
+			web.Route{Pattern: "/dns-query/{profile}", Access: web.Public, Handler: doh},
+			web.Route{Pattern: "/dns-query/{profile}/{device}", Access: web.Public, Handler: doh},
+		)
+	}
 	ws.Handle(
-		web.Route{Pattern: "/dns-query", Access: web.Public, Handler: doh},
-		web.Route{Pattern: "/dns-query/{profile}", Access: web.Public, Handler: doh},
-		web.Route{Pattern: "/dns-query/{profile}/{device}", Access: web.Public, Handler: doh},
 		web.Route{Method: "GET", Pattern: "/healthz", Access: web.Public, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			web.JSON(w, 200, map[string]string{"status": "ok"})
 		})},
@@ -99,6 +105,11 @@ func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name st
 }
 
 func (a *app) ready(w http.ResponseWriter, r *http.Request) {
+	if !a.has("filter") {
+		// Nothing to load before serving: the hotline and the feed are ready once listening.
+		web.JSON(w, 200, map[string]any{"status": "ready", "roles": a.roleNames()})
+		return
+	}
 	if p := a.dns.Policy(); p != nil {
 		web.JSON(w, 200, map[string]any{"status": "ready", "policy_version": p.Version})
 		return
@@ -106,7 +117,25 @@ func (a *app) ready(w http.ResponseWriter, r *http.Request) {
 	web.Error(w, r, a.log, http.StatusServiceUnavailable, errNotReady)
 }
 
+// has reports whether the node runs role (an app built without roles, in tests, runs all).
+func (a *app) has(role string) bool { return a.roles == nil || a.roles[role] }
+
+// roleNames lists the node's roles in config.AllRoles order.
+func (a *app) roleNames() []string {
+	var out []string
+	for _, r := range config.AllRoles {
+		if a.has(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 func (a *app) apiReload(w http.ResponseWriter, r *http.Request) {
+	if !a.has("filter") {
+		web.JSON(w, http.StatusConflict, map[string]any{"error": "this node has no filter role: nothing to reload (restart it to change its configuration)"})
+		return
+	}
 	if err := a.reload(r.Context(), true, true); err != nil {
 		a.log.Error("reload failed; keeping the previous policy", "err", err)
 		// The detail is for the administrator who asked: it names files and lines, not secrets.

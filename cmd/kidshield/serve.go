@@ -46,6 +46,7 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 // flags are the quick-start overrides; the configuration file sets everything.
 type flags struct {
 	config, dataDir, httpAddr, httpsAddr, logLevel string
+	roles                                          string
 	dnsAddr, dotAddr, upstreams, lists             multiFlag
 }
 
@@ -62,6 +63,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.Var(&f.upstreams, "upstream", "upstream resolver, repeatable: host:port, tls://host:port, https://host/dns-query")
 	fs.Var(&f.lists, "list", "CATEGORY=PATH_OR_URL, repeatable: a list the default profile blocks (without --config, replaces the default downloads)")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error")
+	fs.StringVar(&f.roles, "roles", "", "what this node runs, comma-separated: filter, hotline, feed (default: the configuration's roles, or all)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -106,6 +108,12 @@ func (f *flags) loadConfig() (*config.Config, error) {
 	if f.logLevel != "" {
 		c.Log.Level = f.logLevel
 	}
+	if f.roles != "" {
+		c.Roles = strings.Split(f.roles, ",")
+	}
+	if _, err := config.RoleSet(c.Roles); err != nil {
+		return nil, fmt.Errorf("roles: %w", err)
+	}
 	for i, l := range f.lists {
 		cat, src, ok := strings.Cut(l, "=")
 		if !ok || cat == "" || src == "" {
@@ -138,6 +146,8 @@ type app struct {
 	started time.Time
 	views   *web.Views
 	hotline *hotline.Service
+	// roles are what this node runs (config.AllRoles; fixed at start: a reload does not change them).
+	roles map[string]bool
 
 	mu      sync.Mutex // serialises reloads
 	cfgPtr  atomic.Pointer[config.Config]
@@ -169,6 +179,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	a := &app{flags: f, started: time.Now(), reg: prometheus.NewRegistry(), netChanged: make(chan struct{}, 1)}
 	a.cfgPtr.Store(cfg)
 	a.log = newLogger(cfg, stderr)
+	if a.roles, err = config.RoleSet(cfg.Roles); err != nil {
+		return err
+	}
 	slog.SetDefault(a.log)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
@@ -197,6 +210,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	defer a.st.Close()
 
 	var tlsConf *tls.Config
+	if !a.has("filter") {
+		// No DNS on a hotline or feed node: its DNS addresses are ignored.
+		cfg.DNS.Listen, cfg.DNS.TLSListen = nil, nil
+	}
 	if len(cfg.DNS.TLSListen) > 0 || cfg.HTTP.TLSListen != "" {
 		if tlsConf, err = loadTLS(cfg); err != nil {
 			return err
@@ -223,7 +240,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	var bg sync.WaitGroup
-	if *cfg.Stats.Enabled {
+	if *cfg.Stats.Enabled && a.has("filter") {
 		a.rec = stats.New(a.st, stats.Options{
 			QueueSize: cfg.Stats.QueueSize, FlushEvery: cfg.Stats.FlushEvery,
 			QueryLog: cfg.Stats.QueryLog, AnonymizeClient: *cfg.Stats.Anonymize, Logger: a.log,
@@ -271,8 +288,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		go a.dns.ServeTCP(dnsCtx, ln, true, cfg.DNS.MaxTCPConnections, cfg.DNS.IdleTimeout)
 		a.log.Info("dns-over-tls listening", "addr", ln.Addr().String())
 	}
-	if err := a.startFeed(runCtx, &bg); err != nil {
-		return err
+	if a.has("feed") {
+		if err := a.startFeed(runCtx, &bg); err != nil {
+			return err
+		}
 	}
 
 	token, err := web.AdminToken(cfg.Admin.Token, cfg.Admin.TokenFile, cfg.DataDir)
@@ -292,7 +311,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	wo := web.Options{AdminToken: token, MetricsAllow: metricsNets, TrustedProxies: proxies, Logger: a.log}
 	var hotlineRoutes []web.Route
-	if *cfg.Hotline.Enabled {
+	if *cfg.Hotline.Enabled && a.has("hotline") {
 		am, routes, err := a.startHotline(runCtx, &bg, clock)
 		if err != nil {
 			return err
@@ -330,8 +349,41 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		a.log.Info("https listening", "addr", ln.Addr().String(), "doh", "https://"+ln.Addr().String()+"/dns-query")
 	}
 
-	// First policy: retried until it loads; the resolver answers SERVFAIL meanwhile.
-	bg.Add(1)
+	a.log.Info("roles", "filter", a.has("filter"), "hotline", a.has("hotline"), "feed", a.has("feed"))
+	if a.has("filter") {
+		a.startFilter(runCtx, &bg)
+	}
+
+	for {
+		select {
+		case <-hup:
+			if !a.has("filter") {
+				a.log.Info("SIGHUP ignored: this node has no filter role (restart it to change its configuration)")
+				continue
+			}
+			if err := a.reload(runCtx, true, true); err != nil {
+				a.log.Error("reload failed; keeping the previous policy", "err", err)
+			}
+		case <-ctx.Done():
+			a.log.Info("shutting down")
+			sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+			for _, s := range servers {
+				_ = s.Shutdown(sctx)
+			}
+			scancel()
+			stopDNS()
+			cancel()
+			bg.Wait() // the statistics recorder flushes what it holds
+			return nil
+		}
+	}
+}
+
+// startFilter loads the first policy (retried until it loads; the resolver answers SERVFAIL
+// meanwhile), then refreshes the lists and follows the network list, until ctx ends.
+func (a *app) startFilter(runCtx context.Context, bg *sync.WaitGroup) {
+	bg.Add(2)
+	go func() { defer bg.Done(); a.watchNetList(runCtx) }()
 	go func() {
 		defer bg.Done()
 		for {
@@ -349,26 +401,6 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		a.refreshLoop(runCtx)
 	}()
-
-	for {
-		select {
-		case <-hup:
-			if err := a.reload(runCtx, true, true); err != nil {
-				a.log.Error("reload failed; keeping the previous policy", "err", err)
-			}
-		case <-ctx.Done():
-			a.log.Info("shutting down")
-			sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-			for _, s := range servers {
-				_ = s.Shutdown(sctx)
-			}
-			scancel()
-			stopDNS()
-			cancel()
-			bg.Wait() // the statistics recorder flushes what it holds
-			return nil
-		}
-	}
 }
 
 // listenDNS opens UDP and TCP on the same address. With port 0 the kernel picks the UDP port,
