@@ -3,11 +3,9 @@ package e2e
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"fmt"
-	"net/url"
-	"os"
+	"github.com/kidshield/kidshield/internal/pgtest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -137,47 +135,5 @@ func testDurability(t *testing.T, dsn string) {
 	}
 }
 
-// postgresEnv names the PostgreSQL server of the tests (the store package's suite uses it too).
-const postgresEnv = "KIDSHIELD_TEST_POSTGRES"
-
-// postgresTestDSN creates a database on the server named by KIDSHIELD_TEST_POSTGRES for this
-// test and returns its DSN; it is dropped when the test ends. Without the variable the test is
-// skipped, except under CI=true. (A copy of store/backend_test.go's helper: test helpers do not
-// cross packages.)
-func postgresTestDSN(t *testing.T) string {
-	t.Helper()
-	admin := os.Getenv(postgresEnv)
-	if admin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not set but CI=true: the PostgreSQL end-to-end tests must run in CI (start a server with: eval \"$(.ci/pg.sh start)\")", postgresEnv)
-		}
-		t.Skipf("PostgreSQL skipped: set %s=postgres://user@host:port/db?sslmode=disable (e.g. eval \"$(.ci/pg.sh start)\")", postgresEnv)
-	}
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatalf("%s: %v", postgresEnv, err)
-	}
-	db, err := sql.Open("pgx", admin)
-	if err != nil {
-		t.Fatalf("%s: %v", postgresEnv, err)
-	}
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	name := "kidshield_e2e_" + hex.EncodeToString(b)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		db.Close()
-		t.Fatalf("create test database: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
-		}
-		db.Close()
-	})
-	u.Path = "/" + name
-	return u.String()
-}
+// postgresTestDSN: a PostgreSQL database of the test's own (package pgtest).
+func postgresTestDSN(t *testing.T) string { return pgtest.DSN(t) }

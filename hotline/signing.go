@@ -95,56 +95,61 @@ func LoadNoticeSigner(dataDir, configured string) (*NoticeSigner, error) {
 	if strings.TrimSpace(configured) != "" {
 		return ParseNoticeKey(configured)
 	}
-	path := filepath.Join(dataDir, NoticeKeyFile)
+	return LoadSigningKey(filepath.Join(dataDir, NoticeKeyFile))
+}
+
+// LoadSigningKey returns the Ed25519 signer kept at path (PKCS#8 PEM), generating it (mode
+// 0600, directory 0700) when the file does not exist. The notices' and the feed's keys are
+// both kept this way.
+func LoadSigningKey(path string) (*NoticeSigner, error) {
 	b, err := os.ReadFile(path)
 	if err == nil {
 		k, err := ParseNoticeKey(string(b))
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, fmt.Errorf("signing key %s: %w", path, err)
 		}
 		return k, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("hotline: notice key: %w", err)
+		return nil, fmt.Errorf("signing key: %w", err)
 	}
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		return nil, fmt.Errorf("hotline: notice key: %w", err)
+		return nil, fmt.Errorf("signing key: %w", err)
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
-		return nil, fmt.Errorf("hotline: notice key: %w", err)
+		return nil, fmt.Errorf("signing key: %w", err)
 	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("hotline: notice key: %w", err)
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("signing key: %w", err)
 	}
 	// Written to a temporary file and linked into place: a crash leaves no half key, and two
 	// processes starting at once end with one key (the loser reads the winner's).
-	tmp, err := os.CreateTemp(dataDir, ".notice-signing-*")
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*")
 	if err != nil {
-		return nil, fmt.Errorf("hotline: notice key: %w", err)
+		return nil, fmt.Errorf("signing key: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("hotline: notice key: %w", err)
+	werr := tmp.Chmod(0o600)
+	if werr == nil {
+		_, werr = tmp.Write(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 	}
-	if _, err := tmp.Write(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})); err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("hotline: notice key: %w", err)
+	if werr == nil {
+		werr = tmp.Sync()
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("hotline: notice key: %w", err)
+	if cerr := tmp.Close(); werr == nil {
+		werr = cerr
 	}
-	if err := tmp.Close(); err != nil {
-		return nil, fmt.Errorf("hotline: notice key: %w", err)
+	if werr != nil {
+		return nil, fmt.Errorf("signing key: %w", werr)
 	}
 	if err := os.Link(tmp.Name(), path); err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return LoadNoticeSigner(dataDir, "")
+			return LoadSigningKey(path)
 		}
-		return nil, fmt.Errorf("hotline: notice key: %w", err)
+		return nil, fmt.Errorf("signing key: %w", err)
 	}
 	return NewNoticeSigner(priv), nil
 }

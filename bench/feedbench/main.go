@@ -36,6 +36,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/kidshield/kidshield/bench/internal/benchenv"
 	"log"
 	"net"
 	"net/http"
@@ -144,12 +145,12 @@ func run(o *options) error {
 	}
 	o.work, _ = filepath.Abs(o.work)
 	log.Printf("working directory %s", o.work)
-	root, err := moduleRoot()
+	root, err := benchenv.ModuleRoot()
 	if err != nil {
 		return err
 	}
-	env := describeMachine(root)
-	env.command = "go run ./bench/feedbench " + strings.Join(os.Args[1:], " ")
+	env := benchenv.Describe(root)
+	env.Command = "go run ./bench/feedbench " + strings.Join(os.Args[1:], " ")
 	bin := filepath.Join(o.work, "kidshield")
 	log.Printf("go build -o %s ./cmd/kidshield", bin)
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/kidshield")
@@ -346,8 +347,8 @@ func run(o *options) error {
 	r.rssEnd, _ = procMem(srv.cmd.Process.Pid)
 	r.heapEnd = scrapeHeap(srv.httpAddr)
 	srv.stop()
-	env.finished = time.Now()
-	env.loadAfter = loadAvg()
+	env.Finished = time.Now()
+	env.LoadAfter = benchenv.LoadAvg()
 	md := markdown(o, env, &r)
 	fmt.Println()
 	fmt.Println(md)
@@ -907,62 +908,6 @@ func waitNX(addr, name string, limit time.Duration, exited chan struct{}) error 
 
 // ---- the environment and the report ----
 
-type machine struct {
-	command, cpu, kernel, goVersion, commit, memTotal string
-	nproc                                             int
-	started, finished                                 time.Time
-	loadBefore, loadAfter                             string
-}
-
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	mod := strings.TrimSpace(string(out))
-	if mod == "" || mod == os.DevNull {
-		return "", errors.New("run feedbench from inside the kidshield module")
-	}
-	return filepath.Dir(mod), nil
-}
-
-func describeMachine(root string) machine {
-	m := machine{nproc: runtime.NumCPU(), started: time.Now(), goVersion: runtime.Version(), loadBefore: loadAvg()}
-	if out, err := exec.Command("git", "-C", root, "log", "-1", "--format=%h %cd %s", "--date=iso").Output(); err == nil {
-		m.commit = strings.TrimSpace(string(out))
-		if len(m.commit) > 100 {
-			m.commit = m.commit[:100] + "…"
-		}
-		if st, err := exec.Command("git", "-C", root, "status", "--porcelain", "--", ".", ":(exclude)bench").Output(); err == nil && len(st) > 0 {
-			m.commit += " + uncommitted changes"
-		}
-	}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.cpu = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		l, _, _ := strings.Cut(string(b), "\n")
-		m.memTotal = strings.Join(strings.Fields(strings.TrimPrefix(l, "MemTotal:")), " ")
-	}
-	if out, err := exec.Command("uname", "-r").Output(); err == nil {
-		m.kernel = strings.TrimSpace(string(out))
-	}
-	return m
-}
-
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	return strings.Join(strings.Fields(string(b))[:3], " ")
-}
-
 func sec(d time.Duration) string {
 	if d == 0 {
 		return "—"
@@ -975,7 +920,7 @@ func sec(d time.Duration) string {
 
 func mb(kb int64) string { return fmt.Sprintf("%.0f MB", float64(kb)/1024) }
 
-func markdown(o *options, env machine, r *results) string {
+func markdown(o *options, env benchenv.Machine, r *results) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Network list feed: %d-entry zone\n\n", o.entries)
 	fmt.Fprintf(&b, "| | value |\n|---|---:|\n")
@@ -1050,8 +995,8 @@ func markdown(o *options, env machine, r *results) string {
 	b.WriteString("- AXFR: records are SOA, NS, and for each domain `name.ZONE CNAME .` and `*.name.ZONE CNAME .`, then SOA; messages of at most 16 KiB, each TSIG-signed (hmac-sha256). Bytes are counted on the client's TCP connection.\n")
 	b.WriteString("- Confirmation: a proposal by one analyst, approved by another (hotline service, as `kidshield list add` / `list approve`); the primary reads the list serial every second, rebuilds the zone and sends NOTIFY; Unbound transfers (IXFR) and answers NXDOMAIN. Polled every 20 ms.\n")
 	fmt.Fprintf(&b, "\n### Run\n\n- command: `%s`\n- commit: %s\n- machine: %s, %d CPUs, %s RAM, kernel %s\n- %s; %s\n- started %s, finished %s; load average before %s, after %s\n",
-		env.command, env.commit, env.cpu, env.nproc, env.memTotal, env.kernel, env.goVersion, dash(r.unboundVersion),
-		env.started.UTC().Format("2006-01-02 15:04 UTC"), env.finished.UTC().Format("15:04 UTC"), env.loadBefore, env.loadAfter)
+		env.Command, env.Commit, env.CPU, env.NProc, env.MemTotal, env.Kernel, env.GoVersion, dash(r.unboundVersion),
+		env.Started.UTC().Format("2006-01-02 15:04 UTC"), env.Finished.UTC().Format("15:04 UTC"), env.LoadBefore, env.LoadAfter)
 	return b.String()
 }
 

@@ -29,9 +29,9 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
+	"github.com/kidshield/kidshield/bench/internal/benchenv"
 	"html"
 	"io"
 	"log"
@@ -42,7 +42,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -130,12 +129,12 @@ func run(o *options) error {
 	}
 	o.work, _ = filepath.Abs(o.work)
 	log.Printf("working directory %s", o.work)
-	root, err := moduleRoot()
+	root, err := benchenv.ModuleRoot()
 	if err != nil {
 		return err
 	}
-	env := describeMachine(root)
-	env.command = "go run ./bench/reportbench " + strings.Join(os.Args[1:], " ")
+	env := benchenv.Describe(root)
+	env.Command = "go run ./bench/reportbench " + strings.Join(os.Args[1:], " ")
 	bin := filepath.Join(o.work, "kidshield")
 	log.Printf("go build -o %s ./cmd/kidshield", bin)
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/kidshield")
@@ -171,8 +170,8 @@ func run(o *options) error {
 		}
 		results = append(results, r)
 	}
-	env.finished = time.Now()
-	env.loadAfter = loadAvg()
+	env.Finished = time.Now()
+	env.LoadAfter = benchenv.LoadAvg()
 	md := markdown(o, env, results, profileTop)
 	fmt.Println()
 	fmt.Println(md)
@@ -659,69 +658,6 @@ func submit(c *http.Client, l load, desc string) error {
 
 // ---- the environment and the report ----
 
-type machine struct {
-	command, cpu, kernel, goVersion, commit, memTotal string
-	nproc                                             int
-	started, finished                                 time.Time
-	loadBefore, loadAfter                             string
-	disk                                              string
-}
-
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	mod := strings.TrimSpace(string(out))
-	if mod == "" || mod == os.DevNull {
-		return "", errors.New("run reportbench from inside the kidshield module")
-	}
-	return filepath.Dir(mod), nil
-}
-
-func describeMachine(root string) machine {
-	m := machine{nproc: runtime.NumCPU(), started: time.Now(), goVersion: runtime.Version(), loadBefore: loadAvg()}
-	if out, err := exec.Command("git", "-C", root, "log", "-1", "--format=%h %cd %s", "--date=iso").Output(); err == nil {
-		m.commit = strings.TrimSpace(string(out))
-		if st, err := exec.Command("git", "-C", root, "status", "--porcelain", "--", ".", ":(exclude)bench").Output(); err == nil && len(st) > 0 {
-			m.commit += " + uncommitted changes"
-		}
-	}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.cpu = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		l, _, _ := strings.Cut(string(b), "\n")
-		m.memTotal = strings.Join(strings.Fields(strings.TrimPrefix(l, "MemTotal:")), " ")
-	}
-	if out, err := exec.Command("uname", "-r").Output(); err == nil {
-		m.kernel = strings.TrimSpace(string(out))
-	}
-	if out, err := exec.Command("go", "version").Output(); err == nil {
-		m.goVersion = strings.TrimPrefix(strings.TrimSpace(string(out)), "go version ")
-	}
-	if out, err := exec.Command("df", "-T", os.TempDir()).Output(); err == nil {
-		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-		if f := strings.Fields(lines[len(lines)-1]); len(f) >= 2 {
-			m.disk = f[0] + " (" + f[1] + ")"
-		}
-	}
-	return m
-}
-
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	return strings.Join(strings.Fields(string(b))[:3], " ")
-}
-
 func ms(d time.Duration) string {
 	if d == 0 {
 		return "—"
@@ -729,7 +665,7 @@ func ms(d time.Duration) string {
 	return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
 }
 
-func markdown(o *options, env machine, rs []*result, top string) string {
+func markdown(o *options, env benchenv.Machine, rs []*result, top string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Report submission (%s mode, %d clients, %v per run)\n\n", o.mode, o.clients, o.duration)
 	b.WriteString("| | accepted reports/s | p50 | p99 | max | errors | accepted |\n|---|---:|---:|---:|---:|---:|---:|\n")
@@ -764,8 +700,8 @@ func markdown(o *options, env machine, rs []*result, top string) string {
 		}
 	}
 	fmt.Fprintf(&b, "\n\n### Run\n\n- command: `%s`\n- commit: %s\n- machine: %s, %d CPUs, %s RAM, kernel %s, temp dir on %s\n- %s\n- started %s, finished %s; load average before %s, after %s\n",
-		env.command, env.commit, env.cpu, env.nproc, env.memTotal, env.kernel, env.disk, env.goVersion,
-		env.started.UTC().Format("2006-01-02 15:04 UTC"), env.finished.UTC().Format("15:04 UTC"), env.loadBefore, env.loadAfter)
+		env.Command, env.Commit, env.CPU, env.NProc, env.MemTotal, env.Kernel, env.Disk, env.GoVersion,
+		env.Started.UTC().Format("2006-01-02 15:04 UTC"), env.Finished.UTC().Format("15:04 UTC"), env.LoadBefore, env.LoadAfter)
 	if top != "" {
 		fmt.Fprintf(&b, "\n### CPU profile of kidshield (SQLite run)\n\n```\n%s```\n", top)
 	}

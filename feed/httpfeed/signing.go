@@ -2,7 +2,6 @@ package httpfeed
 
 import (
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -11,7 +10,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -130,57 +128,11 @@ func ParsePublicKey(s string) (ed25519.PublicKey, error) {
 }
 
 // LoadSigner returns the signer of DATA_DIR/feed-signing.key, generated (mode 0600) on first
-// start. The key file's format is the notice key's (hotline.ParseNoticeKey reads it); the
-// generation is hotline.LoadNoticeSigner's, for another file name.
+// start, in the notice key's format (hotline.LoadSigningKey).
 func LoadSigner(dataDir string) (*hotline.NoticeSigner, error) {
-	path := filepath.Join(dataDir, KeyFile)
-	b, err := os.ReadFile(path)
-	if err == nil {
-		k, err := hotline.ParseNoticeKey(string(b))
-		if err != nil {
-			return nil, fmt.Errorf("feed: signing key %s: %w", path, err)
-		}
-		return k, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("feed: signing key: %w", err)
-	}
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	k, err := hotline.LoadSigningKey(filepath.Join(dataDir, KeyFile))
 	if err != nil {
-		return nil, fmt.Errorf("feed: signing key: %w", err)
+		return nil, fmt.Errorf("feed: %w", err)
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		return nil, fmt.Errorf("feed: signing key: %w", err)
-	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("feed: signing key: %w", err)
-	}
-	// A temporary file linked into place: a crash leaves no half key, and of two processes
-	// starting at once the loser reads the winner's key.
-	tmp, err := os.CreateTemp(dataDir, ".feed-signing-*")
-	if err != nil {
-		return nil, fmt.Errorf("feed: signing key: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	werr := tmp.Chmod(0o600)
-	if werr == nil {
-		_, werr = tmp.Write(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-	}
-	if werr == nil {
-		werr = tmp.Sync()
-	}
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		return nil, fmt.Errorf("feed: signing key: %w", werr)
-	}
-	if err := os.Link(tmp.Name(), path); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return LoadSigner(dataDir)
-		}
-		return nil, fmt.Errorf("feed: signing key: %w", err)
-	}
-	return hotline.NewNoticeSigner(priv), nil
+	return k, nil
 }

@@ -2,16 +2,11 @@ package rpz
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"net/url"
-	"os"
+	"github.com/kidshield/kidshield/internal/pgtest"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/kidshield/kidshield/store"
 )
@@ -42,46 +37,8 @@ func forEachStore(t *testing.T, fn func(t *testing.T, open func() *store.Store))
 	}
 }
 
-// postgresTestDSN creates a database for the test (a copy of store/backend_test.go's helper:
-// test helpers do not cross packages).
-func postgresTestDSN(t *testing.T) string {
-	t.Helper()
-	const env = "KIDSHIELD_TEST_POSTGRES"
-	admin := os.Getenv(env)
-	if admin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not set but CI=true: the PostgreSQL tests must run in CI", env)
-		}
-		t.Skipf("PostgreSQL skipped: set %s", env)
-	}
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatalf("%s: %v", env, err)
-	}
-	db, err := sql.Open("pgx", admin)
-	if err != nil {
-		t.Fatalf("%s: %v", env, err)
-	}
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	name := "kidshield_rpz_" + hex.EncodeToString(b)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		db.Close()
-		t.Fatalf("create test database: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
-		}
-		db.Close()
-	})
-	u.Path = "/" + name
-	return u.String()
-}
+// postgresTestDSN: a PostgreSQL database of the test's own (package pgtest).
+func postgresTestDSN(t *testing.T) string { return pgtest.DSN(t) }
 
 func isFull(got []string) bool { return len(got) > 2 && got[1] == testZone+"\t300\tIN\tNS\tlocalhost." }
 
