@@ -243,6 +243,16 @@ func CreateToken(ctx context.Context, st *store.Store, t NewToken, actor string)
 	return token, id, nil
 }
 
+// RevokeToken revokes an API token at once and audits it; store.ErrNotFound (wrapped) when no
+// active token has that id.
+func RevokeToken(ctx context.Context, st *store.Store, id int64, actor string) error {
+	if err := st.RevokeAPIToken(ctx, id, time.Now()); err != nil {
+		return fmt.Errorf("token %d: %w", id, err)
+	}
+	audit(ctx, st, nil, actor, "token.revoke", fmt.Sprintf("token:%d", id), nil)
+	return nil
+}
+
 // audit appends to the audit log. A failed append is logged, not returned: the change it
 // records has already committed, and failing the request would not undo it.
 func audit(ctx context.Context, st *store.Store, log *slog.Logger, actor, action, object string, detail map[string]any) {

@@ -35,7 +35,17 @@ type Hotline struct {
 	NoticeDeadline time.Duration `yaml:"notice_deadline"`
 	// ReminderEvery is how often an overdue notice is due a reminder.
 	ReminderEvery time.Duration `yaml:"reminder_every"`
+	// ListRecheckAfter is how long after its approval or last re-check a network-list entry
+	// is due a re-check (its expiry; default 30 days, at most 365). An expired entry keeps
+	// blocking; the desk lists it as "re-check due". IWF re-verifies its URL list twice a
+	// day, but URLs come and go; our entries are mostly domains and hosts, whose purpose
+	// changes slowly, so a month is the default.
+	ListRecheckAfter time.Duration `yaml:"list_recheck_after"`
 }
+
+// MaxListRecheckAfter is the longest hotline.list_recheck_after: an entry is looked at again
+// at least once a year.
+const MaxListRecheckAfter = 365 * 24 * time.Hour
 
 // SLA holds the per-priority targets.
 type SLA struct {
@@ -129,6 +139,7 @@ func (h *Hotline) finish() {
 		{&h.Auth.IdleTimeout, time.Hour},
 		{&h.NoticeDeadline, 24 * time.Hour},
 		{&h.ReminderEvery, 24 * time.Hour},
+		{&h.ListRecheckAfter, 30 * 24 * time.Hour},
 	} {
 		if *f.dst == 0 {
 			*f.dst = f.v
@@ -198,5 +209,8 @@ func (h *Hotline) validate(add func(field, format string, args ...any)) {
 	}
 	if h.ReminderEvery < time.Hour {
 		add("hotline.reminder_every", "must be at least 1h, got %s", h.ReminderEvery)
+	}
+	if h.ListRecheckAfter <= 0 || h.ListRecheckAfter > MaxListRecheckAfter {
+		add("hotline.list_recheck_after", "must be more than 0 and at most 365 days (8760h), got %s", h.ListRecheckAfter)
 	}
 }

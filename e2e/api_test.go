@@ -356,6 +356,7 @@ var routes = []route{
 	{method: "POST", pattern: "/desk/list/{id}/disable", access: staffCase, path: "/desk/list/999999/disable"},
 	{method: "POST", pattern: "/desk/list/{id}/appeal", access: staffCase, path: "/desk/list/999999/appeal"},
 	{method: "POST", pattern: "/desk/list/{id}/uphold", access: staffCase, path: "/desk/list/999999/uphold"},
+	{method: "POST", pattern: "/desk/list/{id}/verify", access: staffCase, path: "/desk/list/999999/verify"},
 }
 
 // TestRouteTable: the test's route table is exactly the running binary's (GET /api/v1/routes).

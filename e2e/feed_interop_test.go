@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -62,12 +63,13 @@ func rpzInterop(t *testing.T, kind string) {
       tsig_secret: %q
       notify: ["127.0.0.1:%s"]`, s.secret, resPort)
 	}
-	s.in = start(t, options{Upstream: up, Body: fmt.Sprintf(`
+	body := fmt.Sprintf(`
 feed:
   zone: %s
   listen: [%q]
   members:%s
-`, rpzZone, s.feedAddr, member) + hotlineBody})
+`, rpzZone, s.feedAddr, member) + hotlineBody
+	s.in = start(t, options{Upstream: up, Body: body})
 	s.st = openStore(t, s.in.sqliteDSN())
 
 	// The primary answers SOA over UDP and TCP before any consumer asks.
@@ -91,6 +93,13 @@ feed:
 	s.checkFirstTransferAXFR(t)
 	if r := s.res.dig(t, "bad.example", "A"); r.Status != "NOERROR" || len(r.data("A")) == 0 {
 		t.Fatalf("bad.example before it is listed: %s, want an address", r)
+	}
+	// The canary: a member self-certifies with it. Under .example every resolver says NXDOMAIN,
+	// so the zone answers it with an address only a resolver applying the zone gives.
+	for _, name := range []string{"canary.kidshield.example", "www.canary.kidshield.example"} {
+		if r := s.res.dig(t, name, "A"); r.Status != "NOERROR" || !slices.Equal(r.data("A"), []string{"192.0.2.1"}) {
+			t.Errorf("%s: %s is %s, want 192.0.2.1 (the canary's local data)", kind, name, r)
+		}
 	}
 
 	// Two analysts: one proposes, the other approves (the list's two-person rule).
@@ -156,6 +165,28 @@ feed:
 	}
 	if r := s.res.dig(t, "bad.example", "A"); r.Status != "NOERROR" {
 		t.Errorf("%s: the delisted bad.example after the restart: %s, want NOERROR", kind, r)
+	}
+
+	// The action changes by SIGHUP (nxdomain → blockpage): the zone gets a new serial, the
+	// resolver transfers it (NOTIFY) with nothing done on its side, and the listed name is sent
+	// to the block page.
+	serial := s.soa(t, false)
+	s.in.writeConfig(strings.Replace(body, "\nfeed:\n", "\nfeed:\n  action: blockpage\n  block_page: block.kidshield.example\n", 1))
+	sighup := time.Now()
+	s.in.signal(syscall.SIGHUP)
+	eventually(t, "the resolver sends worse.example to the block page", func() error {
+		r := s.res.dig(t, "worse.example", "A")
+		if !slices.Contains(r.data("CNAME"), "block.kidshield.example.") {
+			return fmt.Errorf("worse.example: %s", r)
+		}
+		return nil
+	})
+	t.Logf("%s: the new action in force %s after the SIGHUP", kind, time.Since(sighup).Round(time.Millisecond))
+	if got := s.soa(t, false); got <= serial {
+		t.Errorf("%s: serial %d after the action changed, %d before", kind, got, serial)
+	}
+	if r := s.res.dig(t, "x.canary.kidshield.example", "A"); !slices.Equal(r.data("A"), []string{"192.0.2.1"}) {
+		t.Errorf("%s: the canary after the action changed: %s", kind, r)
 	}
 }
 
@@ -285,9 +316,13 @@ func (s *feedSession) checkFirstTransferAXFR(t *testing.T) {
 			t.Errorf("BIND has a journal after its first transfer: it was not an AXFR")
 		}
 	case "unbound":
-		if !s.res.log.contains("transfer next AXFR fetch") || !s.res.log.contains("last AXFR packet") {
-			t.Errorf("Unbound logged no AXFR for its first load")
-		}
+		// Unbound may answer from the new zone a moment before its log line is written.
+		eventually(t, "Unbound logs an AXFR for its first load", func() error {
+			if !s.res.log.contains("transfer next AXFR fetch") || !s.res.log.contains("last AXFR packet") {
+				return fmt.Errorf("no AXFR lines in its log")
+			}
+			return nil
+		})
 	}
 }
 

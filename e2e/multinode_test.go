@@ -8,11 +8,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/kidshield/kidshield/auth"
 )
 
 // Several nodes on loopback (issue 4, must-show 2): a control node (`roles: [hotline, feed]`,
@@ -22,13 +25,20 @@ import (
 // the control node down they keep blocking it (a restarted filter node too, from its disk
 // copy); the control node restarted on the same database publishes a second domain, which the
 // filter nodes take by IXFR.
+//
+// The filter nodes also take their profiles from the control node (`subscribe: policy:`): the
+// control node's default profile "family" denies a name the filter nodes' own configuration
+// does not; both block it, follow a change of it made on the control node with SIGHUP, keep
+// it through their own SIGHUP, and keep it with the control node down (a restart included).
 func TestMultiNode(t *testing.T) {
 	dsn := postgresTestDSN(t)
 	up := startUpstream(t, 60)
 	feedAddr := "127.0.0.1:" + freeDNSPort(t)
 	secret := newTSIGSecret()
 
-	ctl := startControl(t, fmt.Sprintf(`roles: [hotline, feed]
+	// The control node's profiles: "ads" is a category the filter nodes have no list for.
+	controlBody := func(deny string) string {
+		return fmt.Sprintf(`roles: [hotline, feed]
 store:
   dsn: %q
 feed:
@@ -37,26 +47,62 @@ feed:
   members:
     - name: node
       tsig_secret: %q
-`, dsn, rpzZone, feedAddr, secret)+hotlineBody)
+categories: [ads]
+profiles:
+  - id: family
+    block_categories: [hotline, ads]
+    deny: [%s]
+default_profile: family
+`, dsn, rpzZone, feedAddr, secret, deny) + hotlineBody
+	}
+	ctl := startControl(t, controlBody("policy-deny.example"))
 	if ctl.log.contains(`msg="dns listening"`) {
 		t.Errorf("the control node (roles hotline, feed) opened DNS listeners")
 	}
+	s := &feedSession{in: ctl, st: openStore(t, dsn), feedAddr: feedAddr}
+	feedToken, _, err := auth.CreateToken(context.Background(), s.st, auth.NewToken{Name: "filter nodes", Scopes: []string{"feed:read"}}, "e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, feedKey, _ := ctl.get(ctl.httpURL("/feed/v1/key"), "")
+	if st != http.StatusOK {
+		t.Fatalf("GET /feed/v1/key: %d", st)
+	}
 
 	filterBody := fmt.Sprintf(`roles: [filter]
+profiles:
+  - id: home
+    block_categories: [hotline]
+default_profile: home
 subscribe:
   source: rpz://%s/%s
   tsig_name: node
   tsig_secret: %q
   refresh: 1s
-`, feedAddr, rpzZone, secret)
+  policy: %s
+  token: %q
+  public_key: %q
+`, feedAddr, rpzZone, secret, ctl.httpURL("/feed/v1"), feedToken, feedKey)
 	nodes := []*instance{start(t, options{Upstream: up, Body: filterBody}), start(t, options{Upstream: up, Body: filterBody})}
 	for i, n := range nodes {
 		if st, _, _ := n.get(n.httpURL("/desk/list"), ""); st != http.StatusNotFound {
 			t.Errorf("filter node %d serves the hotline's /desk/list: %d, want 404", i+1, st)
 		}
 	}
+	if out, err := exec.Command(kidshieldBin, "check-config", nodes[0].cfgPath).CombinedOutput(); err != nil ||
+		!strings.Contains(string(out), "profiles and default_profile come from the control node "+ctl.httpURL("/feed/v1")) {
+		t.Errorf("check-config of a filter node with policy: %v\n%s", err, out)
+	}
 
-	s := &feedSession{in: ctl, st: openStore(t, dsn), feedAddr: feedAddr}
+	// The control node's profile, not the filter nodes' own, is in force on both.
+	for i, n := range nodes {
+		waitNX(t, n, "policy-deny.example.", time.Now(), 10*time.Second)
+		n.waitLog(`msg="profiles applied" digest=`, 1)
+		if rc := rcode(t, n, "good.example."); rc != dns.RcodeSuccess {
+			t.Errorf("filter node %d: good.example is %s under the control node's profile, want NOERROR", i+1, dns.RcodeToString[rc])
+		}
+	}
+
 	ctl.addUser(t, "e2e-proposer", "analyst", 0)
 	u, err := s.st.UserByLogin(context.Background(), "e2e-proposer")
 	if err != nil {
@@ -83,6 +129,26 @@ subscribe:
 		}
 	}
 
+	// The control node's profile changes (SIGHUP): both filter nodes follow within seconds.
+	ctl.writeConfig(controlBody("policy-deny2.example"))
+	ctl.signal(syscall.SIGHUP)
+	changed := time.Now()
+	for i, n := range nodes {
+		took := waitNX(t, n, "policy-deny2.example.", changed, 10*time.Second)
+		t.Logf("filter node %d: the control node's new deny list in force %s after its SIGHUP", i+1, took.Round(time.Millisecond))
+		waitRcode(t, n, "policy-deny.example.", dns.RcodeSuccess, 10*time.Second)
+		n.waitLog(`msg="profiles applied" digest=`, 2)
+	}
+	// A SIGHUP on a filter node re-reads its own file and keeps the control node's profiles.
+	loaded := nodes[0].log.count(`msg="policy loaded"`)
+	nodes[0].signal(syscall.SIGHUP)
+	nodes[0].waitLog(`msg="policy loaded"`, loaded+1)
+	for _, name := range []string{"policy-deny2.example.", "bad.example."} {
+		if rc := rcode(t, nodes[0], name); rc != dns.RcodeNameError {
+			t.Errorf("filter node 1 after its own SIGHUP: %s is %s, want NXDOMAIN", name, dns.RcodeToString[rc])
+		}
+	}
+
 	// The control node goes down: the filter nodes keep blocking, a restarted one from its copy.
 	ctl.signal(syscall.SIGTERM)
 	<-ctl.exited
@@ -98,6 +164,9 @@ subscribe:
 	nodes[1].restart()
 	for i, n := range nodes {
 		waitNX(t, n, "bad.example.", time.Now(), 10*time.Second) // the restarted node applies its copy
+		if rc := rcode(t, n, "policy-deny2.example."); rc != dns.RcodeNameError {
+			t.Errorf("filter node %d with the control node down: policy-deny2.example is %s, want NXDOMAIN (the last profiles)", i+1, dns.RcodeToString[rc])
+		}
 		if rc := rcode(t, n, "good.example."); rc != dns.RcodeSuccess {
 			t.Errorf("filter node %d with the control node down: good.example is %s, want NOERROR", i+1, dns.RcodeToString[rc])
 		}
@@ -146,6 +215,23 @@ func tryRcode(n *instance, name string) (int, error) {
 		return 0, err
 	}
 	return m.Rcode, nil
+}
+
+// waitRcode polls n until name's answer has rcode want, failing after within.
+func waitRcode(t *testing.T, n *instance, name string, want int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		rc, err := tryRcode(n, name)
+		if err == nil && rc == want {
+			return
+		}
+		n.mustBeRunning()
+		if time.Now().After(deadline) {
+			t.Fatalf("%s at %s: still %s (err %v) after %s, want %s", name, n.dnsAddr, dns.RcodeToString[rc], err, within, dns.RcodeToString[want])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // waitNX polls n until name is NXDOMAIN, failing after within; it returns the time since since.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -110,11 +111,21 @@ type ListEntry struct {
 	LastVerified   time.Time
 	Expires        time.Time
 	Updated        time.Time
+	// DNSName is, for a URL entry proposed with "also block its host in DNS", its host's
+	// normalised name: the published list then also carries a host entry of that name
+	// (Source "url") for DNS consumers. Empty otherwise.
+	DNSName string
+}
+
+// RecheckDue reports whether the entry blocks and its expiry has passed at now: someone must
+// look at the content again (VerifyListEntry). It keeps blocking meanwhile.
+func (e *ListEntry) RecheckDue(now time.Time) bool {
+	return lifecycle.ListBlocks(e.State) && !e.Expires.IsZero() && !e.Expires.After(now)
 }
 
 const listCols = `e.id, e.kind, e.value, e.category, e.state, COALESCE(e.case_id, 0), COALESCE(c.ref, ''), e.source, e.reason,
 	COALESCE(e.proposed_by, 0), COALESCE(up.name, ''), e.proposed_us, COALESCE(e.approved_by, 0), COALESCE(ua.name, ''),
-	e.activated_us, e.ended_us, e.last_verified_us, e.expires_us, e.updated_us`
+	e.activated_us, e.ended_us, e.last_verified_us, e.expires_us, e.updated_us, e.dns_name`
 
 const listFrom = ` FROM list_entries e LEFT JOIN cases c ON c.id = e.case_id LEFT JOIN users up ON up.id = e.proposed_by
 	LEFT JOIN users ua ON ua.id = e.approved_by`
@@ -123,7 +134,7 @@ func scanListEntry(sc interface{ Scan(...any) error }) (*ListEntry, error) {
 	var e ListEntry
 	var prop, act, end, ver, exp, upd int64
 	err := sc.Scan(&e.ID, &e.Kind, &e.Value, &e.Category, &e.State, &e.CaseID, &e.CaseRef, &e.Source, &e.Reason, &e.ProposedBy,
-		&e.ProposedByName, &prop, &e.ApprovedBy, &e.ApprovedByName, &act, &end, &ver, &exp, &upd)
+		&e.ProposedByName, &prop, &e.ApprovedBy, &e.ApprovedByName, &act, &end, &ver, &exp, &upd, &e.DNSName)
 	if err != nil {
 		return nil, err
 	}
@@ -143,6 +154,26 @@ type ListProposal struct {
 	ActorID  int64
 	Actor    string
 	Time     time.Time
+	// DNSHost, for a URL, also blocks the URL's host by DNS (everything on that host): the
+	// entry keeps the host's name (ListEntry.DNSName) and publishes it as a host entry.
+	DNSHost bool
+}
+
+// URLDNSName returns the name a URL entry with DNSHost publishes: the URL's host, normalised
+// as a host entry (NormalizeListValue). A URL whose host is an address or no name is refused.
+func URLDNSName(rawURL string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(rawURL))
+	if err != nil || u.Hostname() == "" {
+		return "", fmt.Errorf("%q has no host name: %w", rawURL, ErrListValue)
+	}
+	n, err := NormalizeListValue(ListHost, u.Hostname())
+	if err != nil {
+		return "", err
+	}
+	if n == CanaryValue {
+		return "", ErrCanary
+	}
+	return n, nil
 }
 
 // ProposeListEntry stores a proposal (state proposed) after normalising the value; a value with
@@ -151,6 +182,15 @@ func (s *Store) ProposeListEntry(ctx context.Context, lp ListProposal) (int64, e
 	v, err := NormalizeListValue(lp.Kind, lp.Value)
 	if err != nil {
 		return 0, fmt.Errorf("store: propose list entry: %w", err)
+	}
+	dnsName := ""
+	if lp.DNSHost {
+		if lp.Kind != ListURL {
+			return 0, fmt.Errorf("store: propose list entry: only a URL entry blocks its host by DNS (a %s entry is a name already): %w", lp.Kind, ErrListValue)
+		}
+		if dnsName, err = URLDNSName(v); err != nil {
+			return 0, fmt.Errorf("store: propose list entry: %w", err)
+		}
 	}
 	if lp.Time.IsZero() {
 		lp.Time = time.Now()
@@ -172,9 +212,9 @@ func (s *Store) ProposeListEntry(ctx context.Context, lp ListProposal) (int64, e
 		if n > 0 {
 			return fmt.Errorf("%s %s: %w: %w", lp.Kind, v, ErrListed, ErrConflict)
 		}
-		err := tx.QueryRowContext(ctx, `INSERT INTO list_entries (kind, value, category, state, case_id, source, reason, proposed_by, proposed_us, updated_us)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id`,
-			lp.Kind, v, cleanText(lp.Category), lifecycle.List.Initial(), nullID(lp.CaseID), lp.Source, cleanText(lp.Reason), nullID(lp.ActorID), now).Scan(&id)
+		err := tx.QueryRowContext(ctx, `INSERT INTO list_entries (kind, value, category, state, case_id, source, reason, proposed_by, proposed_us, updated_us, dns_name)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10) RETURNING id`,
+			lp.Kind, v, cleanText(lp.Category), lifecycle.List.Initial(), nullID(lp.CaseID), lp.Source, cleanText(lp.Reason), nullID(lp.ActorID), now, dnsName).Scan(&id)
 		if err != nil {
 			if lstUniqueViolation(err) {
 				return fmt.Errorf("%s %s: %w: %w", lp.Kind, v, ErrListed, ErrConflict)
@@ -188,7 +228,7 @@ func (s *Store) ProposeListEntry(ctx context.Context, lp ListProposal) (int64, e
 			return err
 		}
 		return s.appendAudit(ctx, tx, AuditEvent{Time: lp.Time, Actor: lp.Actor, Action: "list.propose", Object: fmt.Sprintf("list:%d", id),
-			Detail: map[string]any{"kind": lp.Kind, "category": lp.Category, "case": lp.CaseID, "source": lp.Source}})
+			Detail: map[string]any{"kind": lp.Kind, "category": lp.Category, "case": lp.CaseID, "source": lp.Source, "dns_host": dnsName != ""}})
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store: propose list entry: %w", err)
@@ -208,7 +248,14 @@ type ListChange struct {
 	Actor   string
 	Reason  string // kept in the audit log's detail only as "reason given"; the entry keeps it when delisted or disabled
 	Time    time.Time
+	// Recheck is, on approval, how long until the entry is due a re-check (its expiry);
+	// zero: DefaultListRecheck.
+	Recheck time.Duration
 }
+
+// DefaultListRecheck is the re-check period of an entry when the caller gives none (the
+// default of the configuration key hotline.list_recheck_after).
+const DefaultListRecheck = 30 * 24 * time.Hour
 
 // ChangeListEntry moves an entry along one edge of lifecycle.List: proposed → active needs a
 // second person (lifecycle.CheckApproval); delisted, disabled and rejected entries stay as
@@ -238,7 +285,11 @@ func (s *Store) ChangeListEntry(ctx context.Context, id int64, ch ListChange) (e
 			if err := lifecycle.CheckApproval(cur.ProposedBy, ch.ActorID); err != nil {
 				return err
 			}
-			sets = append(sets, "approved_by = "+p.add(ch.ActorID), "activated_us = $2", "last_verified_us = $2")
+			if ch.Recheck <= 0 {
+				ch.Recheck = DefaultListRecheck
+			}
+			sets = append(sets, "approved_by = "+p.add(ch.ActorID), "activated_us = $2", "last_verified_us = $2",
+				"expires_us = "+p.add(ch.Time.Add(ch.Recheck).UnixMicro()))
 			op = "approve"
 		case cur.State == lifecycle.ListAppealed && ch.To == lifecycle.ListActive:
 			op = "uphold"
@@ -268,6 +319,72 @@ func (s *Store) ChangeListEntry(ctx context.Context, id int64, ch ListChange) (e
 	return e, blocking, err
 }
 
+// ListVerification records that someone looked at an entry's content again and it still
+// belongs on the list.
+type ListVerification struct {
+	ActorID int64
+	Actor   string
+	Time    time.Time
+	// Recheck is how long until the next re-check; zero: DefaultListRecheck.
+	Recheck time.Duration
+}
+
+// ErrNotBlocking is returned (wrapped, with ErrConflict) for a re-check of an entry that does
+// not block (a proposal or a tombstone): there is nothing to keep on the list.
+var ErrNotBlocking = errors.New("only an active or appealed entry can be re-checked")
+
+// VerifyListEntry records a re-check of an active or appealed entry: last verified now, expiry
+// now + the period. The state does not change, but the published entry does (the JSON feed
+// carries both dates), so the change is numbered (op "verify") and audited like any other.
+func (s *Store) VerifyListEntry(ctx context.Context, id int64, v ListVerification) (*ListEntry, error) {
+	if v.Time.IsZero() {
+		v.Time = time.Now()
+	}
+	if v.Recheck <= 0 {
+		v.Recheck = DefaultListRecheck
+	}
+	now := v.Time.UnixMicro()
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		cur, err := scanListEntry(tx.QueryRowContext(ctx, `SELECT `+listCols+listFrom+` WHERE e.id = $1`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if !lifecycle.ListBlocks(cur.State) {
+			return fmt.Errorf("entry is %s: %w: %w", cur.State, ErrNotBlocking, ErrConflict)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE list_entries SET last_verified_us = $1, expires_us = $2, updated_us = $1 WHERE id = $3`,
+			now, v.Time.Add(v.Recheck).UnixMicro(), id); err != nil {
+			return err
+		}
+		if err := s.lockListSerial(ctx, tx); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO list_changes (entry_id, op, time_us) VALUES ($1, 'verify', $2)`, id, now); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, AuditEvent{Time: v.Time, Actor: v.Actor, Action: "list.verify", Object: fmt.Sprintf("list:%d", id),
+			Detail: map[string]any{"kind": cur.Kind, "category": cur.Category, "state": cur.State, "was_due": cur.RecheckDue(v.Time)}})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: verify list entry %d: %w", id, err)
+	}
+	return s.ListEntryByID(ctx, id)
+}
+
+// CountListRecheckDue returns how many entries that block are due a re-check at now (their
+// expiry passed).
+func (s *Store) CountListRecheckDue(ctx context.Context, now time.Time) (int, error) {
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM list_entries WHERE state IN ('active', 'appealed') AND expires_us > 0 AND expires_us <= $1`,
+		now.UnixMicro()).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count list re-checks due: %w", err)
+	}
+	return n, nil
+}
+
 // ListEntryByID returns one entry.
 func (s *Store) ListEntryByID(ctx context.Context, id int64) (*ListEntry, error) {
 	e, err := scanListEntry(s.r.QueryRowContext(ctx, `SELECT `+listCols+listFrom+` WHERE e.id = $1`, id))
@@ -284,10 +401,13 @@ func (s *Store) ListEntryByID(ctx context.Context, id int64) (*ListEntry, error)
 type ListFilter struct {
 	States []string
 	CaseID int64
-	Limit  int // default 500, at most 5000
+	// DueBy, when set, selects the entries that block and are due a re-check at that time
+	// (expiry passed), oldest expiry first.
+	DueBy time.Time
+	Limit int // default 500, at most 5000
 }
 
-// ListEntries returns entries, newest first.
+// ListEntries returns entries, newest first (with DueBy: the longest overdue first).
 func (s *Store) ListEntries(ctx context.Context, f ListFilter) ([]*ListEntry, error) {
 	var p params
 	var conds []string
@@ -301,12 +421,17 @@ func (s *Store) ListEntries(ctx context.Context, f ListFilter) ([]*ListEntry, er
 	if f.CaseID != 0 {
 		conds = append(conds, "e.case_id = "+p.add(f.CaseID))
 	}
+	order := "e.id DESC"
+	if !f.DueBy.IsZero() {
+		conds = append(conds, "e.state IN ('active', 'appealed')", "e.expires_us > 0", "e.expires_us <= "+p.add(f.DueBy.UnixMicro()))
+		order = "e.expires_us, e.id"
+	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 500
 	}
 	limit = min(limit, 5000)
-	rows, err := s.r.QueryContext(ctx, `SELECT `+listCols+listFrom+` WHERE `+where(conds)+fmt.Sprintf(` ORDER BY e.id DESC LIMIT %d`, limit), p...)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+listCols+listFrom+` WHERE `+where(conds)+fmt.Sprintf(` ORDER BY %s LIMIT %d`, order, limit), p...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list entries: %w", err)
 	}

@@ -274,7 +274,8 @@ func (s *Store) ImportSources(ctx context.Context) ([]ImportSource, error) {
 var shadowingStates = []string{lifecycle.ListActive, lifecycle.ListAppealed, lifecycle.ListDelisted, lifecycle.ListDisabled}
 
 // ActiveNetworkEntries is the list as members and the filter see it: the canary, the network's
-// confirmed entries (ActiveListEntries), and imported values no entry of the network shadows
+// confirmed entries (ActiveListEntries), a host entry (Source "url") for each confirmed URL
+// entry that also blocks its host by DNS, and imported values no entry of the network shadows
 // (see shadowingStates; values are compared whatever their kind). A value imported by several
 // sources appears once, from the first source by name. Imported entries have ID 0, Source
 // "import:NAME", State active and Activated the time of their import. The result is sorted by
@@ -315,45 +316,97 @@ func (s *Store) NetworkListSnapshot(ctx context.Context) (serial int64, entries 
 }
 
 func (s *Store) networkEntries(ctx context.Context, tx *sql.Tx) ([]*ListEntry, error) {
-	out := []*ListEntry{CanaryEntry()}
-	rows, err := tx.QueryContext(ctx, `SELECT `+listCols+listFrom+` WHERE e.state IN ('active', 'appealed')`)
-	if err != nil {
-		return nil, err
+	return s.publishedEntries(ctx, tx, nil)
+}
+
+// publishedEntries returns the published entries (ActiveNetworkEntries) of the given values,
+// or of every value when values is nil. Both cases run the same queries, narrowed by value, so
+// an incremental reader (NetworkListChanges) sees exactly what a whole read would: the
+// network's own entries first, in the order they were created (a value both a domain and a
+// host entry list is published as the older), then the hosts its URL entries block by DNS
+// (urlHostEntry), then imports by source name.
+func (s *Store) publishedEntries(ctx context.Context, tx *sql.Tx, values []string) ([]*ListEntry, error) {
+	var out []*ListEntry
+	if values == nil || slices.Contains(values, CanaryValue) {
+		out = append(out, CanaryEntry())
 	}
-	for rows.Next() {
-		e, err := scanListEntry(rows)
+	for part := range valueBatches(values) {
+		entryIn, dnsIn, importIn, args := "", "", "", []any(nil)
+		if part != nil {
+			ph := make([]string, len(part))
+			for i, v := range part {
+				ph[i] = fmt.Sprintf("$%d", i+1)
+				args = append(args, v)
+			}
+			entryIn = " AND e.value IN (" + strings.Join(ph, ", ") + ")"
+			dnsIn = " AND e.dns_name IN (" + strings.Join(ph, ", ") + ")"
+			importIn = " AND i.value IN (" + strings.Join(ph, ", ") + ")"
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT `+listCols+listFrom+` WHERE e.state IN ('active', 'appealed')`+entryIn+` ORDER BY e.id`, args...)
 		if err != nil {
-			rows.Close()
 			return nil, err
 		}
-		out = append(out, e)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	rows, err = tx.QueryContext(ctx, `SELECT i.source, i.kind, i.value, i.category, i.imported_us FROM list_imports i
-		WHERE NOT EXISTS (SELECT 1 FROM list_entries e WHERE e.value = i.value AND e.state IN ($1, $2, $3, $4))
-		ORDER BY i.source`+s.collate(), shadowingStates[0], shadowingStates[1], shadowingStates[2], shadowingStates[3])
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var src string
-		var us int64
-		e := &ListEntry{State: lifecycle.ListActive}
-		if err := rows.Scan(&src, &e.Kind, &e.Value, &e.Category, &us); err != nil {
+		for rows.Next() {
+			e, err := scanListEntry(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
 			return nil, err
 		}
-		e.Source = ImportSourcePrefix + src
-		e.Proposed, e.Activated, e.Updated = usTime(us), usTime(us), usTime(us)
-		out = append(out, e)
+		// The hosts of URL entries that say "also block the host in DNS", as host entries
+		// after the network's own names (an analyst's domain or host entry for the name says
+		// more: its category, its own history) and before imports. The URL entry itself
+		// stays in the list for HTTP consumers.
+		rows, err = tx.QueryContext(ctx, `SELECT `+listCols+listFrom+` WHERE e.state IN ('active', 'appealed') AND e.kind = 'url'
+			AND e.dns_name <> ''`+dnsIn+` ORDER BY e.id`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			e, err := scanListEntry(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, urlHostEntry(e))
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		n := len(args)
+		sargs := append(args, shadowingStates[0], shadowingStates[1], shadowingStates[2], shadowingStates[3])
+		rows, err = tx.QueryContext(ctx, fmt.Sprintf(`SELECT i.source, i.kind, i.value, i.category, i.imported_us FROM list_imports i
+		WHERE NOT EXISTS (SELECT 1 FROM list_entries e WHERE e.value = i.value AND e.state IN ($%d, $%d, $%d, $%d))%s
+		ORDER BY i.source%s`, n+1, n+2, n+3, n+4, importIn, s.collate()), sargs...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var src string
+			var us int64
+			e := &ListEntry{State: lifecycle.ListActive}
+			if err := rows.Scan(&src, &e.Kind, &e.Value, &e.Category, &us); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			e.Source = ImportSourcePrefix + src
+			e.Proposed, e.Activated, e.Updated = usTime(us), usTime(us), usTime(us)
+			out = append(out, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	// The canary and confirmed entries come first, so a value keeps its first (winning) entry.
+	// The canary, then the network's entries, then the hosts of its URL entries, then imports:
+	// a value keeps its first (winning)
+	// entry. Batches hold disjoint values, so the order across batches does not matter.
 	seen := make(map[string]bool, len(out))
 	kept := out[:0]
 	for _, e := range out {
@@ -365,4 +418,33 @@ func (s *Store) networkEntries(ctx context.Context, tx *sql.Tx) ([]*ListEntry, e
 	}
 	slices.SortStableFunc(kept, func(a, b *ListEntry) int { return cmpKV([2]string{a.Kind, a.Value}, [2]string{b.Kind, b.Value}) })
 	return kept, nil
+}
+
+// URLHostSource is the Source of the host entry a URL entry with a DNS name publishes.
+const URLHostSource = "url"
+
+// urlHostEntry is the host entry a URL entry u publishes for its DNSName: the same id, case,
+// category, state and dates (it is decided with the URL entry: approved, re-checked and
+// delisted with it), kind host, Source URLHostSource.
+func urlHostEntry(u *ListEntry) *ListEntry {
+	h := *u
+	h.Kind, h.Value, h.Source = ListHost, u.DNSName, URLHostSource
+	return &h
+}
+
+// valueBatches yields values in parts small enough for one statement's parameters; nil values
+// yield one nil part (no narrowing).
+func valueBatches(values []string) func(func([]string) bool) {
+	return func(yield func([]string) bool) {
+		if values == nil {
+			yield(nil)
+			return
+		}
+		const per = 500
+		for i := 0; i < len(values); i += per {
+			if !yield(values[i:min(i+per, len(values))]) {
+				return
+			}
+		}
+	}
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/kidshield/kidshield/auth"
 	"github.com/kidshield/kidshield/config"
-	"github.com/kidshield/kidshield/feed/httpfeed"
 	"github.com/kidshield/kidshield/hotline"
 	"github.com/kidshield/kidshield/hotline/ui"
 	"github.com/kidshield/kidshield/seal"
@@ -58,19 +57,6 @@ func (a *app) startHotline(ctx context.Context, bg *sync.WaitGroup, clock func()
 		OnListChange: a.netListChanged, NoticeSigner: signer,
 	})
 	routes := append(am.Routes(a.views), ui.New(a.hotline, a.views, a.log).Routes()...)
-	if a.has("feed") {
-		// The network list's HTTP downloads for filter vendors (tokens with scope feed:read):
-		// the feed role's, served where the hotline's tokens are.
-		feedSigner, err := httpfeed.LoadSigner(cfg.DataDir)
-		if err != nil {
-			return nil, nil, fmt.Errorf("feed signing key: %w", err)
-		}
-		routes = append(routes, httpfeed.New(httpfeed.Options{
-			Store: a.st, Signer: feedSigner, Logger: a.log, Now: clock,
-			Config:     func() *config.Feed { return &a.cfg().Feed },
-			Categories: func() []string { return a.cfg().AllCategories() },
-		}).Routes()...)
-	}
 	bg.Add(1)
 	go func() { defer bg.Done(); a.hotlineJobs(ctx, clock, am) }()
 	return am, routes, nil

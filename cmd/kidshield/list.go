@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -21,15 +22,21 @@ import (
 )
 
 const listUsage = `Usage:
-  kidshield list add --kind domain|host|url|hash --value V --category C --reason R --by LOGIN [store flags]
+  kidshield list add --kind domain|host|url|hash --value V --category C --reason R --by LOGIN [--dns-host] [store flags]
       proposes an entry without a case (an emergency): it blocks once another person approves it.
+      --dns-host (URLs only) also blocks the URL's host by DNS: everything on that host.
   kidshield list approve --id N --by LOGIN [store flags]
       approves a proposal; LOGIN must not be its proposer (two-person rule).
   kidshield list remove --id N --by LOGIN --reason R [store flags]
       delists an entry (a proposal is rejected); the tombstone stays.
-  kidshield list show [--state STATE] [--category C] [--json] [store flags]
+  kidshield list verify ID --by LOGIN [store flags]
+      records that LOGIN looked at an active entry's content again and it still belongs on the
+      list: it is due its next re-check after hotline.list_recheck_after.
+  kidshield list show [--state STATE | --due] [--category C] [--json] [store flags]
       prints entries with their provenance; --state active prints what members receive: the
-      network's entries, imports not overridden by them, and the canary.
+      network's entries, the hosts of URL entries blocked by DNS, imports not overridden by
+      them, and the canary. --due prints the entries due a re-check (expired; they keep
+      blocking), the longest overdue first.
   kidshield list import --source NAME --category C [--format auto|domains|hosts|adblock] [--by LOGIN] FILE_OR_URL [store flags]
       imports a public list as the source NAME, replacing its previous import. The network's own
       entries win over imports; a delisted value is not blocked again by an import.
@@ -50,7 +57,7 @@ func listCmd(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch args[0] {
-	case "add", "approve", "remove", "show", "import", "sources":
+	case "add", "approve", "remove", "verify", "show", "import", "sources":
 		return listRun(args[0], args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, listUsage)
@@ -65,7 +72,7 @@ type listFlags struct {
 	kind, value, category, reason, by, state string
 	source, format                           string
 	id                                       int64
-	asJSON                                   bool
+	asJSON, dnsHost, due                     bool
 }
 
 func listRun(cmd string, args []string, stdout, stderr io.Writer) int {
@@ -82,10 +89,12 @@ func listRun(cmd string, args []string, stdout, stderr io.Writer) int {
 	case "add":
 		fs.StringVar(&f.kind, "kind", "", "domain (with subdomains), host, url or hash")
 		fs.StringVar(&f.value, "value", "", "the name, URL or hash")
-	case "approve", "remove":
+		fs.BoolVar(&f.dnsHost, "dns-host", false, "with --kind url: also block the URL's host by DNS (everything on that host)")
+	case "approve", "remove", "verify":
 		fs.Int64Var(&f.id, "id", -1, "the entry's id (list show)")
 	case "show":
 		fs.StringVar(&f.state, "state", "", "only entries in this state (proposed, active, appealed, delisted, disabled, rejected)")
+		fs.BoolVar(&f.due, "due", false, "only entries due a re-check (their expiry passed), the longest overdue first")
 		fs.BoolVar(&f.asJSON, "json", false, "print JSON")
 	case "import":
 		fs.StringVar(&f.source, "source", "", "the source's name (a-z 0-9 . _ -); a new import replaces its previous one")
@@ -117,6 +126,25 @@ func listRun(cmd string, args []string, stdout, stderr io.Writer) int {
 		if code := parseSub(fs, fs.Args()[1:]); code >= 0 {
 			return code
 		}
+	} else if cmd == "verify" {
+		// ID may be given before or after the flags, or as --id.
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			return 2
+		}
+		if fs.NArg() > 0 {
+			n, err := strconv.ParseInt(fs.Arg(0), 10, 64)
+			if err != nil || n < 0 {
+				fmt.Fprintf(stderr, "%s: ID %q is not an entry's id (list show)\n", name, fs.Arg(0))
+				return 2
+			}
+			f.id = n
+			if code := parseSub(fs, fs.Args()[1:]); code >= 0 {
+				return code
+			}
+		}
 	} else if code := parseSub(fs, args); code >= 0 {
 		return code
 	}
@@ -136,6 +164,9 @@ func listRun(cmd string, args []string, stdout, stderr io.Writer) int {
 	case "approve":
 		need(f.id >= 0, "--id")
 		need(f.by != "", "--by")
+	case "verify":
+		need(f.id >= 0, "ID")
+		need(f.by != "", "--by")
 	case "remove":
 		need(f.id >= 0, "--id")
 		need(f.by != "", "--by")
@@ -148,9 +179,17 @@ func listRun(cmd string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: %s required\n", name, strings.Join(missing, ", "))
 		return 2
 	}
-	if cmd == "add" && store.IsCanary(f.value) || (cmd == "approve" || cmd == "remove") && f.id == 0 {
+	if cmd == "add" && store.IsCanary(f.value) || (cmd == "approve" || cmd == "remove" || cmd == "verify") && f.id == 0 {
 		fmt.Fprintf(stderr, "%s: %v\n", name, store.ErrCanary)
 		return 1
+	}
+	if f.dnsHost && f.kind != store.ListURL {
+		fmt.Fprintf(stderr, "%s: --dns-host is for --kind url (a domain or host entry is blocked by DNS already)\n", name)
+		return 2
+	}
+	if f.due && f.state != "" {
+		fmt.Fprintf(stderr, "%s: --due and --state do not go together (due entries are active or appealed)\n", name)
+		return 2
 	}
 	if f.state != "" && !lifecycle.List.Valid(f.state) {
 		fmt.Fprintf(stderr, "%s: unknown state %q (want one of %s)\n", name, f.state, strings.Join(lifecycle.List.States(), ", "))
@@ -195,7 +234,7 @@ func listRun(cmd string, args []string, stdout, stderr io.Writer) int {
 
 	switch cmd {
 	case "add":
-		id, err := svc.AddListEntry(ctx, by, f.kind, f.value, f.category, f.reason)
+		id, err := svc.AddListEntryInput(ctx, by, hotline.ListAddInput{Kind: f.kind, Value: f.value, Category: f.category, Reason: f.reason, DNSHost: f.dnsHost})
 		if err != nil {
 			fmt.Fprintln(stderr, name+":", err)
 			return 1
@@ -215,6 +254,13 @@ func listRun(cmd string, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		fmt.Fprintf(stdout, "entry %d %s %s: %s\n", e.ID, e.Kind, e.Value, e.State)
+	case "verify":
+		e, err := svc.VerifyListEntry(ctx, by, f.id)
+		if err != nil {
+			fmt.Fprintln(stderr, name+":", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "entry %d %s %s: re-checked %s, next re-check due %s\n", e.ID, e.Kind, e.Value, rfc3339(e.LastVerified), rfc3339(e.Expires))
 	case "import":
 		rep, err := svc.ImportList(ctx, by, hotline.ListImportInput{Source: f.source, Category: f.category, Location: location, Format: f.format})
 		if err != nil {
@@ -246,10 +292,12 @@ func listRun(cmd string, args []string, stdout, stderr io.Writer) int {
 func listShow(ctx context.Context, st *store.Store, f listFlags, stdout, stderr io.Writer) int {
 	var es []*store.ListEntry
 	var err error
-	switch f.state {
-	case lifecycle.ListActive:
+	switch {
+	case f.due:
+		es, err = st.ListEntries(ctx, store.ListFilter{DueBy: time.Now(), Limit: 5000})
+	case f.state == lifecycle.ListActive:
 		es, err = st.ActiveNetworkEntries(ctx)
-	case "":
+	case f.state == "":
 		es, err = st.ListEntries(ctx, store.ListFilter{Limit: 5000})
 		es = append([]*store.ListEntry{store.CanaryEntry()}, es...)
 	default:
@@ -262,6 +310,7 @@ func listShow(ctx context.Context, st *store.Store, f listFlags, stdout, stderr 
 	if f.category != "" {
 		es = slices.DeleteFunc(es, func(e *store.ListEntry) bool { return e.Category != f.category })
 	}
+	now := time.Now()
 	if f.asJSON {
 		type row struct {
 			ID         int64  `json:"id"`
@@ -277,11 +326,17 @@ func listShow(ctx context.Context, st *store.Store, f listFlags, stdout, stderr 
 			Proposed   string `json:"proposed,omitempty"`
 			Activated  string `json:"activated,omitempty"`
 			Ended      string `json:"ended,omitempty"`
+			// DNSHost is the host a URL entry also blocks by DNS.
+			DNSHost      string `json:"dns_host,omitempty"`
+			LastVerified string `json:"last_verified,omitempty"`
+			Expires      string `json:"expires,omitempty"`
+			RecheckDue   bool   `json:"recheck_due,omitempty"`
 		}
 		rows := make([]row, 0, len(es))
 		for _, e := range es {
 			rows = append(rows, row{ID: e.ID, Kind: e.Kind, Value: e.Value, Category: e.Category, State: e.State, Source: e.Source, Case: e.CaseRef,
-				Reason: e.Reason, ProposedBy: e.ProposedByName, ApprovedBy: e.ApprovedByName, Proposed: rfc3339(e.Proposed), Activated: rfc3339(e.Activated), Ended: rfc3339(e.Ended)})
+				Reason: e.Reason, ProposedBy: e.ProposedByName, ApprovedBy: e.ApprovedByName, Proposed: rfc3339(e.Proposed), Activated: rfc3339(e.Activated), Ended: rfc3339(e.Ended),
+				DNSHost: e.DNSName, LastVerified: rfc3339(e.LastVerified), Expires: rfc3339(e.Expires), RecheckDue: e.RecheckDue(now)})
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -292,14 +347,18 @@ func listShow(ctx context.Context, st *store.Store, f listFlags, stdout, stderr 
 		return 0
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tKIND\tVALUE\tCATEGORY\tSTATE\tSOURCE\tCASE\tPROPOSED BY\tAPPROVED BY\tACTIVATED")
+	fmt.Fprintln(tw, "ID\tKIND\tVALUE\tDNS HOST\tCATEGORY\tSTATE\tSOURCE\tCASE\tPROPOSED BY\tAPPROVED BY\tACTIVATED\tVERIFIED\tRE-CHECK BY")
 	for _, e := range es {
 		id := "-"
 		if e.ID != 0 {
 			id = fmt.Sprint(e.ID)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", id, e.Kind, e.Value, e.Category, e.State, e.Source, dash(e.CaseRef),
-			dash(e.ProposedByName), dash(e.ApprovedByName), dash(rfc3339(e.Activated)))
+		recheck := dash(rfc3339(e.Expires))
+		if e.RecheckDue(now) {
+			recheck += " (due)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", id, e.Kind, e.Value, dash(e.DNSName), e.Category, e.State, e.Source, dash(e.CaseRef),
+			dash(e.ProposedByName), dash(e.ApprovedByName), dash(rfc3339(e.Activated)), dash(rfc3339(e.LastVerified)), recheck)
 	}
 	tw.Flush()
 	return 0

@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kidshield/kidshield/store"
 )
@@ -168,5 +170,110 @@ func TestListCommands(t *testing.T) {
 	want := "user:1:alice list.propose|user:2:bob list.approve|user:1:alice list.import|cli list.import|user:1:alice list.delisted"
 	if strings.Join(got, "|") != want {
 		t.Fatalf("audit %q\nwant %q", strings.Join(got, "|"), want)
+	}
+}
+
+// TestListURLAndRecheckCommands: a URL entry that also blocks its host by DNS (add --dns-host,
+// shown and published as a host), and re-checks (show --due, verify ID).
+func TestListURLAndRecheckCommands(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(t.Context(), "sqlite:"+filepath.Join(dir, "kidshield.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for _, u := range []store.User{
+		{Login: "alice", Name: "Alice", Roles: []string{"admin"}, PasswordHash: "x"},
+		{Login: "bob", Name: "Bob", Roles: []string{"supervisor"}, PasswordHash: "x"},
+	} {
+		id, err := st.CreateUser(t.Context(), u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	// An entry approved two months ago: its re-check (30 days by default) is overdue.
+	old := time.Now().Add(-60 * 24 * time.Hour)
+	oldID, err := st.ProposeListEntry(t.Context(), store.ListProposal{Kind: store.ListDomain, Value: "old.example", Category: "hotline", ActorID: ids[0], Time: old})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.ChangeListEntry(t.Context(), oldID, store.ListChange{To: "active", ActorID: ids[1], Time: old}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"dns-host on a domain", []string{"add", "--kind", "domain", "--value", "x.example", "--category", "hotline", "--reason", "r", "--by", "alice", "--dns-host"}, 2, "--dns-host is for --kind url"},
+		{"dns-host on a public suffix", []string{"add", "--kind", "url", "--value", "https://github.io/x", "--category", "hotline", "--reason", "r", "--by", "alice", "--dns-host"}, 1, "public suffix"},
+		{"verify without id", []string{"verify", "--by", "alice"}, 2, "ID required"},
+		{"verify bad id", []string{"verify", "x1", "--by", "alice"}, 2, "not an entry's id"},
+		{"verify the canary", []string{"verify", "0", "--by", "alice"}, 1, "built-in canary"},
+		{"due and state", []string{"show", "--due", "--state", "active"}, 2, "do not go together"},
+	} {
+		code, _, errs := runList(t, append(tc.args[:1:1], append([]string{"--data-dir", dir}, tc.args[1:]...)...)...)
+		if code != tc.code || !strings.Contains(errs, tc.msg) {
+			t.Errorf("%s: %d %q, want %d and %q", tc.name, code, errs, tc.code, tc.msg)
+		}
+	}
+
+	code, out, errs := runList(t, "add", "--data-dir", dir, "--kind", "url", "--value", "https://WWW.Bad.example/p", "--dns-host", "--category", "hotline", "--reason", "r", "--by", "alice")
+	if code != 0 || !strings.HasPrefix(out, "proposed entry") {
+		t.Fatalf("add url: %d %q %q", code, out, errs)
+	}
+	urlID := strings.Fields(out)[2]
+	urlID = strings.TrimSuffix(urlID, ":")
+	if code, out, errs := runList(t, "approve", "--data-dir", dir, "--id", urlID, "--by", "bob"); code != 0 {
+		t.Fatalf("approve: %d %q %q", code, out, errs)
+	}
+	var rows []struct {
+		Value, Kind, Source, Expires string
+		DNSHost                      string `json:"dns_host"`
+		RecheckDue                   bool   `json:"recheck_due"`
+	}
+	showJSON := func(args ...string) {
+		t.Helper()
+		code, out, errs := runList(t, append([]string{"show", "--data-dir", dir, "--json"}, args...)...)
+		rows = nil
+		if err := json.Unmarshal([]byte(out), &rows); code != 0 || err != nil {
+			t.Fatalf("show %v: %d %v %q", args, code, err, errs)
+		}
+	}
+	showJSON()
+	found := false
+	for _, r := range rows {
+		if r.Value == "https://WWW.Bad.example/p" {
+			found = r.DNSHost == "www.bad.example" && r.Expires != ""
+		}
+	}
+	if !found {
+		t.Fatalf("show: the URL entry's DNS host or expiry is missing: %+v", rows)
+	}
+	v := listShown(t, dir, "--state", "active")
+	if e := v["www.bad.example"]; e.Kind != "host" || e.Source != "url" {
+		t.Fatalf("published host %+v", e)
+	}
+	if _, out, _ := runList(t, "show", "--data-dir", dir); !strings.Contains(out, "www.bad.example") || !strings.Contains(out, "(due)") {
+		t.Fatalf("table lacks the DNS host or the due mark:\n%s", out)
+	}
+
+	showJSON("--due")
+	if len(rows) != 1 || rows[0].Value != "old.example" || !rows[0].RecheckDue {
+		t.Fatalf("due: %+v", rows)
+	}
+	code, out, errs = runList(t, "verify", fmt.Sprint(oldID), "--data-dir", dir, "--by", "alice")
+	if code != 0 || !strings.Contains(out, "re-checked") {
+		t.Fatalf("verify: %d %q %q", code, out, errs)
+	}
+	if showJSON("--due"); len(rows) != 0 {
+		t.Fatalf("due after verify: %+v", rows)
+	}
+	if code, _, errs := runList(t, "verify", "--data-dir", dir, "--id", "999", "--by", "alice"); code != 1 || !strings.Contains(errs, "not found") {
+		t.Fatalf("verify a missing entry: %d %q", code, errs)
 	}
 }

@@ -32,6 +32,7 @@ Usage:
   kidshield serve [flags]            run the platform (see kidshield serve -h)
   kidshield check-config FILE        validate a configuration file
   kidshield user add|list|reset|disable|enable   manage staff and partner accounts (kidshield user -h)
+  kidshield token add|list|revoke    API tokens, e.g. feed:read for members (kidshield token -h)
   kidshield audit verify [flags]     check the audit log's hash chain
   kidshield list add|approve|remove|show|import|sources   the network list, for administrators (kidshield list -h)
   kidshield keys generate|rotate     make a data key; re-encrypt personal fields with the first key
@@ -93,6 +94,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		fmt.Fprintf(stdout, "%s: ok\n", args[1])
+		checkPolicyNote(stdout, args[1], c)
 		return 0
 	case "user":
 		return userCmd(args[1:], os.Stdin, stdout, stderr)
@@ -102,6 +104,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return listCmd(args[1:], stdout, stderr)
 	case "keys":
 		return keysCmd(args[1:], stdout, stderr)
+	case "token":
+		return tokenCmd(args[1:], stdout, stderr)
 	case "feed":
 		return feedSubcmd(args[1:], stdout, stderr)
 	case "version", "--version", "-version":

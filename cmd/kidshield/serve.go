@@ -160,6 +160,10 @@ type app struct {
 	feed *rpz.Server
 	// sub is the network-list subscription of a filter node (nil unless subscribe: is set).
 	sub atomic.Pointer[subState]
+	// local follows the store's network list by its changes (netlist.go).
+	local localList
+	// pol is the profile subscription of a filter node (policy.go).
+	pol policyState
 }
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
@@ -318,6 +322,18 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		wo.Auth, wo.LoginPath, hotlineRoutes = am, auth.LoginPath, routes
 	}
+	if a.has("feed") {
+		routes, err := a.feedRoutes(clock)
+		if err != nil {
+			return err
+		}
+		hotlineRoutes = append(hotlineRoutes, routes...)
+		if wo.Auth == nil {
+			// A feed node without the hotline: its members' tokens (kidshield token add, or
+			// the control node's /admin/tokens over a shared store) and nothing else.
+			wo.Auth = auth.TokenOnly(a.st, a.log)
+		}
+	}
 	ws := web.New(wo)
 	a.routes(ws)
 	ws.Handle(hotlineRoutes...)
@@ -351,6 +367,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 
 	a.log.Info("roles", "filter", a.has("filter"), "hotline", a.has("hotline"), "feed", a.has("feed"))
 	if a.has("filter") {
+		if err := a.startPolicy(runCtx, &bg); err != nil {
+			return err
+		}
 		a.startFilter(runCtx, &bg)
 	}
 
@@ -358,7 +377,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		select {
 		case <-hup:
 			if !a.has("filter") {
-				a.log.Info("SIGHUP ignored: this node has no filter role (restart it to change its configuration)")
+				a.reloadWithoutFilter(runCtx)
 				continue
 			}
 			if err := a.reload(runCtx, true, true); err != nil {
@@ -442,6 +461,10 @@ func (a *app) reload(ctx context.Context, fromFile, force bool) error {
 		}
 		cfg = c
 	}
+	cfg, err := a.remoteProfiles(cfg)
+	if err != nil {
+		return err
+	}
 	loaded, err := a.loader.Load(ctx, cfg.Lists, force)
 	if err != nil {
 		return err
@@ -452,7 +475,13 @@ func (a *app) reload(ctx context.Context, fromFile, force bool) error {
 	} else {
 		a.net = nl
 	}
-	return a.swap(cfg, loaded)
+	if err := a.swap(cfg, loaded); err != nil {
+		return err
+	}
+	if fromFile {
+		a.feedReloaded(ctx, cfg) // the RPZ zone's action and timers follow the file too
+	}
+	return nil
 }
 
 func (a *app) swap(cfg *config.Config, loaded map[string]*lists.List) error {
@@ -478,6 +507,7 @@ func (a *app) swap(cfg *config.Config, loaded map[string]*lists.List) error {
 		go debug.FreeOSMemory()
 	}
 	a.log.Info("policy loaded", "version", pol.Version, "lists", len(loaded), "profiles", len(cfg.Profiles))
+	a.profilesApplied(cfg)
 	return nil
 }
 

@@ -18,7 +18,13 @@ import (
 // subState is one app's subscriber and the category lists compiled from its copies.
 type subState struct {
 	sub *subscribe.Subscriber
+	catCache
+}
 
+// catCache keeps the category lists compiled from successive versions of a list: a category
+// whose generation did not move is reused as it is (a confirmation in "hotline" does not
+// recompile a million-name import in "adult").
+type catCache struct {
 	mu    sync.Mutex
 	lists map[string]*lists.List // category → compiled list
 	gens  map[string]uint64      // category → generation it was compiled at
@@ -56,7 +62,7 @@ func (a *app) subscriber(ctx context.Context) (*subState, error) {
 	if err != nil {
 		return nil, err
 	}
-	ss := &subState{sub: sub, lists: map[string]*lists.List{}, gens: map[string]uint64{}}
+	ss := &subState{sub: sub}
 	if !a.sub.CompareAndSwap(nil, ss) {
 		return a.sub.Load(), nil
 	}
@@ -83,9 +89,12 @@ func (a *app) loadSubscribedNetList(ctx context.Context) (*netList, error) {
 	return ss.compile(l), nil
 }
 
-func (ss *subState) compile(l *subscribe.List) *netList {
+func (ss *catCache) compile(l *subscribe.List) *netList {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
+	if ss.lists == nil {
+		ss.lists, ss.gens = map[string]*lists.List{}, map[string]uint64{}
+	}
 	nl := &netList{serial: l.Serial, byCat: make(map[string]*lists.List, len(l.Cats))}
 	for cat, names := range l.Cats {
 		if g, ok := ss.gens[cat]; ok && g == l.Gen[cat] && ss.lists[cat] != nil {

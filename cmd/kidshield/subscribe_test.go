@@ -15,7 +15,6 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/kidshield/kidshield/feed/subscribe"
-	"github.com/kidshield/kidshield/filter/lists"
 	"github.com/kidshield/kidshield/hotline/lifecycle"
 	"github.com/kidshield/kidshield/store"
 )
@@ -146,7 +145,7 @@ subscribe:
 
 // Only the categories whose set changed are compiled again.
 func TestSubscribedCompileReusesUnchangedCategories(t *testing.T) {
-	ss := &subState{lists: map[string]*lists.List{}, gens: map[string]uint64{}}
+	ss := &subState{}
 	l1 := &subscribe.List{Serial: 1, Cats: map[string]map[string]string{
 		"hotline": {"bad.example": subscribe.KindDomain},
 		"adult":   {"cdn.example": subscribe.KindHost},

@@ -1,7 +1,8 @@
 // Package httpfeed publishes the network list over HTTP for filter vendors: the whole list and
 // each category as plain domains, hosts, adblock and JSON files, the RPZ zone as a master file,
 // and a manifest (serial, sizes, SHA-256 digests, counts) signed with Ed25519, so that a member
-// can check a download against the publisher's public key (`kidshield feed verify`).
+// can check a download against the publisher's public key (`kidshield feed verify`). A control
+// node also publishes policy.yaml, the profiles its filter nodes take (feed/subscribe).
 //
 // Files are built from the store's active entries once per list serial and served with a
 // strong ETag (the digest), If-None-Match, gzip and Cache-Control: no-cache. Downloads need an
@@ -48,10 +49,17 @@ type Options struct {
 	// consumer's URL must not start failing when its category's last entry is delisted). Nil:
 	// only categories that have entries.
 	Categories func() []string
-	Signer     *hotline.NoticeSigner
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// Policy returns the profiles this control node shares with its filter nodes (the YAML of
+	// config.Config.PolicyYAML), served as policy.yaml and listed in the manifest. Nil: no
+	// policy.yaml.
+	Policy func() ([]byte, error)
+	Signer *hotline.NoticeSigner
+	Logger *slog.Logger
+	Now    func() time.Time
 }
+
+// PolicyFile is the name of the shared profiles under Prefix.
+const PolicyFile = "policy.yaml"
 
 // Handler serves the feed.
 type Handler struct {
@@ -273,8 +281,22 @@ func (h *Handler) current(ctx context.Context) (*snapshot, error) {
 	}
 	cfg := h.config()
 	cats := h.categories()
-	key := fmt.Sprintf("%d|%s|%s|%s|%v|%v|%v|%v|%s", serial, cfg.Zone, cfg.Action, cfg.BlockPage, cfg.TTL, cfg.Refresh, cfg.Retry, cfg.Expire,
-		strings.Join(cats, ","))
+	var policy *file
+	if h.o.Policy != nil {
+		b, err := h.o.Policy()
+		if err != nil {
+			return nil, fmt.Errorf("feed: %w", err)
+		}
+		policy = newFile(PolicyFile, "application/yaml; charset=utf-8", b)
+	}
+	// The policy's digest is part of the key: a reload that changes the profiles publishes a
+	// new manifest although the list's serial did not move.
+	var policySum string
+	if policy != nil {
+		policySum = policy.sum
+	}
+	key := fmt.Sprintf("%d|%s|%s|%s|%v|%v|%v|%v|%s|%s", serial, cfg.Zone, cfg.Action, cfg.BlockPage, cfg.TTL, cfg.Refresh, cfg.Retry, cfg.Expire,
+		strings.Join(cats, ","), policySum)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.snap != nil && h.snap.key == key {
@@ -290,7 +312,7 @@ func (h *Handler) current(ctx context.Context) (*snapshot, error) {
 		key = strings.Replace(key, fmt.Sprint(serial)+"|", fmt.Sprint(snapSerial)+"|", 1)
 		serial = snapSerial
 	}
-	snap, err := h.build(key, serial, cfg, cats, entries)
+	snap, err := h.build(key, serial, cfg, cats, entries, policy)
 	if err != nil {
 		return nil, err
 	}
@@ -353,7 +375,7 @@ func Build(cfg *config.Feed, serial int64, entries []*store.ListEntry, categorie
 		}
 	}
 	slices.Sort(cats)
-	snap, err := h.build("", serial, cfg, cats, entries)
+	snap, err := h.build("", serial, cfg, cats, entries, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -364,7 +386,7 @@ func Build(cfg *config.Feed, serial int64, entries []*store.ListEntry, categorie
 	return out, snap.manifest.body, nil
 }
 
-func (h *Handler) build(key string, serial int64, cfg *config.Feed, cats []string, entries []*store.ListEntry) (*snapshot, error) {
+func (h *Handler) build(key string, serial int64, cfg *config.Feed, cats []string, entries []*store.ListEntry, policy *file) (*snapshot, error) {
 	es := slices.Clone(entries)
 	sortEntries(es)
 	byCat := map[string][]*store.ListEntry{}
@@ -405,6 +427,10 @@ func (h *Handler) build(key string, serial int64, cfg *config.Feed, cats []strin
 	zf.entries, zf.counts = counts(es, dnsKind)
 	snap.files[RPZFile] = zf
 	order = append(order, zf)
+	if policy != nil {
+		snap.files[PolicyFile] = policy
+		order = append(order, policy)
+	}
 
 	m := Manifest{Format: ManifestFormat, Serial: serial, Generated: h.o.Now().UTC().Truncate(time.Second), Zone: cfg.Zone}
 	for _, f := range order {

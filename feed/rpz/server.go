@@ -34,10 +34,18 @@ type Options struct {
 	// Snapshot reads the serial and the entries to publish at that serial in one transaction
 	// (store.NetworkListSnapshot: the network's entries, imports and the canary).
 	Snapshot func(ctx context.Context) (int64, []*store.ListEntry, error)
-	Params   Params
-	Members  []Member
-	Listen   []string      // host:port, UDP and TCP on each
-	Poll     time.Duration // how often the list serial is read for changes (default 1s)
+	// Changes, when set, reads what changed in the list after a serial
+	// (store.NetworkListChanges): a new serial then costs the changes, not a read of the
+	// whole list. ok false (too many changes, the serial went back) falls back to Snapshot.
+	Changes func(ctx context.Context, from int64, max int) (store.ListChanges, bool, error)
+	// MarkParams, when set, records the zone parameters' fingerprint with the list
+	// (store.MarkFeedParams), which gives the list a new serial when they changed: secondaries
+	// transfer again only when the serial moves, and a new TTL or action changes every record.
+	MarkParams func(ctx context.Context, fingerprint string) error
+	Params     Params
+	Members    []Member
+	Listen     []string      // host:port, UDP and TCP on each
+	Poll       time.Duration // how often the list serial is read for changes (default 1s)
 	// MaxJournal bounds the history of versions IXFR is answered from, in changed names
 	// summed over the versions kept in memory (default 200000). A consumer at a version no
 	// longer kept, or not in the history (built before a restart without a Journal), gets the
@@ -93,8 +101,9 @@ type Server struct {
 	opt     Options
 	log     *slog.Logger
 	zone    atomic.Pointer[Zone]
-	secrets map[string]string  // "key." → secret
-	byKey   map[string]*Member // "key." → member
+	params  atomic.Pointer[Params] // what the next version is built with (SetParams)
+	secrets map[string]string      // "key." → secret
+	byKey   map[string]*Member     // "key." → member
 	changed chan struct{}
 
 	ctx     context.Context
@@ -105,6 +114,9 @@ type Server struct {
 
 	notifyMu     sync.Mutex
 	notifyCancel context.CancelFunc
+
+	refusedMu sync.Mutex
+	refusedAt map[string]time.Time // source address → when a refusal was last logged
 
 	// mu guards the history, and the zone's replacement so the two agree.
 	mu        sync.Mutex
@@ -144,6 +156,9 @@ func New(opt Options) *Server {
 		opt.Params.Target = "."
 	}
 	s := &Server{opt: opt, log: opt.Logger, secrets: map[string]string{}, byKey: map[string]*Member{}, changed: make(chan struct{}, 1)}
+	p := opt.Params
+	s.params.Store(&p)
+	s.refusedAt = map[string]time.Time{}
 	for i := range s.opt.Members {
 		m := &s.opt.Members[i]
 		if m.Secret != "" {
@@ -158,6 +173,11 @@ func New(opt Options) *Server {
 // It stops when ctx ends or Close is called.
 func (s *Server) Start(ctx context.Context) error {
 	s.ctx, s.cancel = context.WithCancel(ctx)
+	// Parameters changed while this primary was down (or never recorded): a new serial.
+	if err := s.markParams(s.ctx, *s.params.Load()); err != nil {
+		s.cancel()
+		return err
+	}
 	if _, err := s.refresh(s.ctx); err != nil {
 		s.cancel()
 		return err
@@ -215,6 +235,40 @@ func (s *Server) Changed() {
 	}
 }
 
+// SetParams changes the zone's action and timers (a configuration reload): the parameters are
+// recorded with the list, which moves its serial, and the zone is rebuilt whole with them; IXFR
+// from a version before the change gets the whole zone. The zone's name cannot change while
+// running (secondaries are configured with it): that takes a restart.
+func (s *Server) SetParams(ctx context.Context, p Params) error {
+	p.Origin = dns.CanonicalName(p.Origin)
+	if p.Target == "" {
+		p.Target = "."
+	}
+	cur := s.params.Load()
+	if p.Origin != cur.Origin {
+		return fmt.Errorf("feed: the zone's name changed from %s to %s: restart to serve the new zone", cur.Origin, p.Origin)
+	}
+	if p == *cur {
+		return nil
+	}
+	if err := s.markParams(ctx, p); err != nil {
+		return err
+	}
+	s.params.Store(&p)
+	s.Changed()
+	return nil
+}
+
+func (s *Server) markParams(ctx context.Context, p Params) error {
+	if s.opt.MarkParams == nil {
+		return nil
+	}
+	if err := s.opt.MarkParams(ctx, p.Fingerprint()); err != nil {
+		return fmt.Errorf("feed: record the zone's parameters: %w", err)
+	}
+	return nil
+}
+
 // Close stops the listeners, the follower and pending NOTIFYs.
 func (s *Server) Close() error {
 	if s.cancel != nil {
@@ -258,10 +312,17 @@ func (s *Server) run() {
 	}
 }
 
-// refresh rebuilds the zone when the list serial moved; it returns the new zone or nil.
+// maxIncremental bounds the values one incremental step reads (Options.Changes); beyond it
+// the whole list is read, which is then cheaper than asking for each value.
+const maxIncremental = 50000
+
+// refresh makes the next version of the zone when the list serial (or the parameters) moved:
+// from the changes since the current version when it can, else from the whole list. It
+// returns the new zone or nil.
 func (s *Server) refresh(ctx context.Context) (*Zone, error) {
 	cur := s.zone.Load()
-	if cur != nil {
+	p := *s.params.Load()
+	if cur != nil && cur.p == p {
 		serial, err := s.opt.Serial(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("feed: %w", err)
@@ -271,32 +332,53 @@ func (s *Server) refresh(ctx context.Context) (*Zone, error) {
 		}
 	}
 	t0 := time.Now()
-	serial, entries, err := s.opt.Snapshot(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("feed: %w", err)
-	}
-	z := Build(s.opt.Params, serial, entries)
+	var z *Zone
 	var st *step
+	how := "whole list"
+	// A parameter change (here, or recorded by another control node) changed every record:
+	// that version is built whole and no step leads to it, so IXFR across it sends the zone.
+	noStep := cur != nil && cur.p != p
+	if cur != nil && !noStep && s.opt.Changes != nil {
+		ch, ok, err := s.opt.Changes(ctx, cur.Serial, maxIncremental)
+		if err != nil {
+			return nil, fmt.Errorf("feed: %w", err)
+		}
+		noStep = ch.Params
+		if ok && !ch.Params {
+			var old map[string]uint8
+			z, old = cur.Apply(ch.Serial, ch.Entries)
+			st = &step{from: cur.Serial, to: ch.Serial, old: old}
+			how = "changes"
+		}
+	}
+	if z == nil {
+		serial, entries, err := s.opt.Snapshot(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("feed: %w", err)
+		}
+		z = Build(p, serial, entries)
+		if cur != nil && serial > cur.Serial && !noStep {
+			st = &step{from: cur.Serial, to: serial, old: z.changed(cur)}
+		}
+	}
 	var loaded []store.FeedVersion
 	switch {
 	case cur == nil:
 		if s.opt.Journal != nil {
 			loaded = s.loadJournal(ctx, z.Serial)
 		}
-	case serial < cur.Serial: // not the same list any more: no delta can be trusted
+	case z.Serial < cur.Serial: // not the same list any more: no delta can be trusted
+		st = nil
 		if s.opt.Journal != nil {
 			if err := s.opt.Journal.ClearFeedJournal(ctx); err != nil {
 				s.log.Warn("feed journal not cleared after the list serial went back", "err", err)
 			}
 		}
-	case serial > cur.Serial:
-		st = &step{from: cur.Serial, to: serial, old: z.changed(cur)}
-		if s.opt.Journal != nil {
-			loaded = s.record(ctx, st)
-		}
+	case st != nil && s.opt.Journal != nil:
+		loaded = s.record(ctx, st)
 	}
 	s.mu.Lock()
-	if cur != nil && serial < cur.Serial {
+	if cur != nil && z.Serial < cur.Serial {
 		s.hist, s.histNames = nil, 0
 	}
 	for _, v := range loaded {
@@ -308,7 +390,7 @@ func (s *Server) refresh(ctx context.Context) (*Zone, error) {
 	s.trim()
 	s.zone.Store(z)
 	s.mu.Unlock()
-	s.log.Info("feed zone built", "zone", s.opt.Params.Origin, "serial", z.Serial32(), "names", z.Names(), "took", time.Since(t0).Round(time.Millisecond))
+	s.log.Info("feed zone built", "zone", p.Origin, "serial", z.Serial32(), "names", z.Names(), "from", how, "took", time.Since(t0).Round(time.Millisecond))
 	return z, nil
 }
 
@@ -494,6 +576,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	}
 	if m == nil {
 		reply(dns.RcodeRefused) // not an open primary
+		s.logRefused(w.RemoteAddr(), r, "no member has this address or key")
 		return
 	}
 	if r.Opcode != dns.OpcodeQuery {
@@ -508,6 +591,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	z := s.zone.Load()
 	if dns.CanonicalName(q.Name) != s.opt.Params.Origin || q.Qclass != dns.ClassINET || z == nil {
 		reply(dns.RcodeRefused)
+		s.logRefused(w.RemoteAddr(), r, "not this zone")
 		return
 	}
 	tcp := w.LocalAddr().Network() == "tcp"
@@ -517,6 +601,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	case dns.TypeAXFR:
 		if !tcp {
 			reply(dns.RcodeRefused)
+			s.logRefused(w.RemoteAddr(), r, "AXFR over UDP")
 			return
 		}
 		n, err := s.sendZone(w, r, z)
@@ -588,6 +673,33 @@ func (s *Server) since(from int64) (z *Zone, old map[string]uint8, found bool) {
 		}
 	}
 	return z, old, true
+}
+
+// logRefused logs a refused query at most once a minute per source address: an ISP engineer
+// whose resolver is refused finds the reason in the log, and a flood of queries from one
+// address does not flood the log. The addresses are resolvers', not people's.
+func (s *Server) logRefused(from net.Addr, r *dns.Msg, reason string) {
+	host := from.String()
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	now := time.Now()
+	s.refusedMu.Lock()
+	last, seen := s.refusedAt[host]
+	if seen && now.Sub(last) < time.Minute {
+		s.refusedMu.Unlock()
+		return
+	}
+	if len(s.refusedAt) >= 4096 { // many sources: start over rather than grow
+		clear(s.refusedAt)
+	}
+	s.refusedAt[host] = now
+	s.refusedMu.Unlock()
+	args := []any{"from", host, "reason", reason}
+	if len(r.Question) == 1 {
+		args = append(args, "qname", r.Question[0].Name, "qtype", dns.TypeToString[r.Question[0].Qtype])
+	}
+	s.log.Warn("feed query refused (logged once a minute per address)", args...)
 }
 
 func (s *Server) logTransfer(m *Member, typ, style string, z *Zone, from int64, records int, err error) {

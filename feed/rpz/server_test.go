@@ -377,7 +377,7 @@ func rawExchange(t *testing.T, netw, addr string, buf []byte, local net.Addr) *d
 func TestAccess(t *testing.T) {
 	f := newFakeList()
 	f.add(store.ListDomain, "bad.example")
-	s, addr, _ := startServer(t, f, nil)
+	s, addr, logs := startServer(t, f, nil)
 	a := s.Addrs()[0]
 	wrong := "d3Jvbmctd3Jvbmctd3Jvbmctd3Jvbmch"
 	for _, netw := range []string{"udp", "tcp"} {
@@ -412,6 +412,11 @@ func TestAccess(t *testing.T) {
 		buf, _ = q.Pack()
 		if in = rawExchange(t, netw, target, buf, nil); in.Rcode != dns.RcodeRefused || len(in.Answer) != 0 {
 			t.Errorf("%s unsigned from 127.0.0.1: %v", netw, in)
+		}
+		// Logged with its reason, once a minute per address: the second refusal (TCP) is not.
+		want := `msg="feed query refused (logged once a minute per address)" from=127.0.0.1 reason="no member has this address or key"`
+		if n := strings.Count(logs.String(), want); n != 1 {
+			t.Errorf("%s: the refusal logged %d times, want once:\n%s", netw, n, logs)
 		}
 		// Unsigned from the Allow address: answered.
 		var local net.Addr = &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)}

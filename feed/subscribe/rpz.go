@@ -12,7 +12,7 @@ import (
 	"github.com/miekg/dns"
 )
 
-// Record bits of an RPZ name: "name.ZONE CNAME" and "*.name.ZONE CNAME".
+// Record bits of an RPZ name: "name.ZONE CNAME" (or A local data) and "*.name.ZONE CNAME".
 const (
 	recExact uint8 = 1 << iota
 	recWild
@@ -146,12 +146,20 @@ func (s *Subscriber) trigger(rr dns.RR) (name string, bit uint8, ok bool, err er
 	if owner != s.zone && !strings.HasSuffix(owner, "."+s.zone) {
 		return "", 0, false, fmt.Errorf("record %s is outside the zone", owner)
 	}
-	c, isCNAME := rr.(*dns.CNAME)
-	if !isCNAME || owner == s.zone {
+	if owner == s.zone {
 		return "", 0, false, nil
 	}
-	if strings.HasPrefix(strings.ToLower(c.Target), "rpz-passthru.") {
-		return "", 0, false, nil // an exception, not a block
+	switch v := rr.(type) {
+	case *dns.CNAME:
+		if strings.HasPrefix(strings.ToLower(v.Target), "rpz-passthru.") {
+			return "", 0, false, nil // an exception, not a block
+		}
+	case *dns.A:
+		// Local data: the name is answered by the zone, not resolved (the canary's records,
+		// feed/rpz.CanaryAddr). One record per owner, as for CNAME; other local-data types
+		// would give an owner several records, so they are not counted.
+	default:
+		return "", 0, false, nil
 	}
 	name = strings.TrimSuffix(strings.TrimSuffix(owner, s.zone), ".")
 	bit = recExact

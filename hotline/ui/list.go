@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/kidshield/kidshield/config"
 	"github.com/kidshield/kidshield/hotline"
@@ -14,37 +15,43 @@ import (
 	"github.com/kidshield/kidshield/web"
 )
 
-// The network list pages: propose a case's domains, approve or reject a proposal (any second
-// person but its proposer), delist, disable, appeal.
+// The network list pages: propose a case's domains or URLs, approve or reject a proposal (any
+// second person but its proposer), delist, disable, appeal, and re-check entries whose expiry
+// passed (they keep blocking meanwhile).
 
 // lstRow is one entry on a page.
 type lstRow struct {
 	E                  *store.ListEntry
 	Proposed, Activate string
 	Ended              string
+	Verified, Expires  string
+	Due                bool // blocks and its expiry passed: someone must look again
 	Mine               bool // proposed by the viewer: someone else must approve
 }
 
-func lstRows(list []*store.ListEntry, me int64) []lstRow {
+func lstRows(list []*store.ListEntry, me int64, now time.Time) []lstRow {
 	out := make([]lstRow, 0, len(list))
 	for _, e := range list {
 		out = append(out, lstRow{E: e, Proposed: ntcTime(e.Proposed), Activate: ntcTime(e.Activated), Ended: ntcTime(e.Ended),
-			Mine: me != 0 && e.ProposedBy == me})
+			Verified: ntcTime(e.LastVerified), Expires: ntcTime(e.Expires), Due: e.RecheckDue(now), Mine: me != 0 && e.ProposedBy == me})
 	}
 	return out
 }
 
 // lstNewPage is the proposal form.
 type lstNewPage struct {
-	Case       *store.Case
-	Hosts      []string
-	Checked    []string
-	Category   string
-	Categories []string
-	Kind       string
-	Reason     string
-	Live       []lstRow
-	Errors     []string
+	Case        *store.Case
+	Hosts       []string
+	Checked     []string
+	URLs        []string // the case's URLs, for the URL form
+	CheckedURLs []string
+	DNSHost     bool
+	Category    string
+	Categories  []string
+	Kind        string
+	Reason      string
+	Live        []lstRow
+	Errors      []string
 }
 
 func (u *UI) lstNewRender(w http.ResponseWriter, r *http.Request, caseID int64, status int, keep *lstNewPage, errs []string) {
@@ -53,14 +60,15 @@ func (u *UI) lstNewRender(w http.ResponseWriter, r *http.Request, caseID int64, 
 		u.fail(w, r, err)
 		return
 	}
-	p := lstNewPage{Case: sg.Case, Hosts: sg.Hosts, Checked: sg.Hosts, Category: sg.Category, Kind: store.ListDomain,
-		Live: lstRows(sg.Live, 0), Errors: errs}
+	p := lstNewPage{Case: sg.Case, Hosts: sg.Hosts, Checked: sg.Hosts, URLs: sg.URLs, CheckedURLs: sg.URLs, Category: sg.Category, Kind: store.ListDomain,
+		Live: lstRows(sg.Live, 0, u.svc.Now()), Errors: errs}
 	p.Categories = slices.Clone(config.BuiltinCategories)
 	if !slices.Contains(p.Categories, p.Category) {
 		p.Categories = append(p.Categories, p.Category)
 	}
 	if keep != nil {
 		p.Checked, p.Category, p.Kind, p.Reason = keep.Checked, keep.Category, keep.Kind, keep.Reason
+		p.CheckedURLs, p.DNSHost = keep.CheckedURLs, keep.DNSHost
 	}
 	u.render(w, r, status, "list_new", p)
 }
@@ -85,16 +93,24 @@ func (u *UI) listPropose(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := r.PostForm
+	keep := &lstNewPage{Checked: f["host"], CheckedURLs: f["url"], DNSHost: f.Get("dns_host") != "", Category: f.Get("category"), Kind: f.Get("kind"), Reason: f.Get("reason")}
+	// The URL form and the names form post here with their own boxes: a URL may hold commas,
+	// so its extra values are one per line (or space), names also by comma.
 	values := slices.Clone(f["host"])
-	for v := range strings.FieldsFuncSeq(f.Get("extra"), func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' }) {
+	sep := func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' }
+	if keep.Kind == store.ListURL {
+		values = slices.Clone(f["url"])
+		sep = func(r rune) bool { return r == ' ' || r == '\n' || r == '\r' || r == '\t' }
+	}
+	for v := range strings.FieldsFuncSeq(f.Get("extra"), sep) {
 		values = append(values, v)
 	}
-	keep := &lstNewPage{Checked: f["host"], Category: f.Get("category"), Kind: f.Get("kind"), Reason: f.Get("reason")}
 	if len(values) == 0 {
 		u.lstNewRender(w, r, id, http.StatusUnprocessableEntity, keep, []string{ntcCat(r).T("list.err.values")})
 		return
 	}
-	_, err := u.svc.ProposeFromCase(r.Context(), actor(r), id, hotline.ListProposalInput{Values: values, Kind: keep.Kind, Category: keep.Category, Reason: keep.Reason})
+	_, err := u.svc.ProposeFromCase(r.Context(), actor(r), id, hotline.ListProposalInput{Values: values, Kind: keep.Kind, DNSHost: keep.DNSHost,
+		Category: keep.Category, Reason: keep.Reason})
 	if err != nil {
 		if status, msg, ok := ntcProblem(ntcCat(r), err); ok {
 			u.lstNewRender(w, r, id, status, keep, msg)
@@ -114,6 +130,11 @@ type lstIndexPage struct {
 	Ended   []lstRow
 	Serial  int64
 	Flash   []string
+	// DueCount is how many blocking entries are due a re-check; DueOnly shows only them
+	// (Due), the longest overdue first.
+	DueCount int
+	DueOnly  bool
+	Due      []lstRow
 }
 
 func (u *UI) lstIndexRender(w http.ResponseWriter, r *http.Request, status int, flash []string) {
@@ -123,6 +144,26 @@ func (u *UI) lstIndexRender(w http.ResponseWriter, r *http.Request, status int, 
 		me = p.UserID
 	}
 	st := u.svc.Store()
+	now := u.svc.Now()
+	dueCount, err := st.CountListRecheckDue(ctx, now)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	serial, err := st.ListSerial(ctx)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	if r.URL.Query().Get("due") != "" {
+		due, err := st.ListEntries(ctx, store.ListFilter{DueBy: now, Limit: 5000})
+		if err != nil {
+			u.fail(w, r, err)
+			return
+		}
+		u.render(w, r, status, "list_index", lstIndexPage{Due: lstRows(due, me, now), DueOnly: true, DueCount: dueCount, Serial: serial, Flash: flash})
+		return
+	}
 	waiting, err := st.ListEntries(ctx, store.ListFilter{States: []string{lifecycle.ListProposed}})
 	if err != nil {
 		u.fail(w, r, err)
@@ -138,13 +179,8 @@ func (u *UI) lstIndexRender(w http.ResponseWriter, r *http.Request, status int, 
 		u.fail(w, r, err)
 		return
 	}
-	serial, err := st.ListSerial(ctx)
-	if err != nil {
-		u.fail(w, r, err)
-		return
-	}
-	u.render(w, r, status, "list_index", lstIndexPage{Waiting: lstRows(waiting, me), Active: lstRows(active, me), Ended: lstRows(ended, me),
-		Serial: serial, Flash: flash})
+	u.render(w, r, status, "list_index", lstIndexPage{Waiting: lstRows(waiting, me, now), Active: lstRows(active, me, now), Ended: lstRows(ended, me, now),
+		Serial: serial, Flash: flash, DueCount: dueCount})
 }
 
 func (u *UI) listIndex(w http.ResponseWriter, r *http.Request) {
@@ -161,6 +197,17 @@ func (u *UI) listAct(to string) http.HandlerFunc {
 		ctx, by, reason := r.Context(), actor(r), r.PostFormValue("reason")
 		var err error
 		switch to {
+		case "verify":
+			_, err = u.svc.VerifyListEntry(ctx, by, id)
+			if errors.Is(err, store.ErrNotBlocking) {
+				// Re-checking a proposal or a tombstone: say why rather than "conflict".
+				u.lstIndexRender(w, r, http.StatusConflict, []string{ntcCat(r).T("list.err.verify_state")})
+				return
+			}
+			if err == nil && r.PostFormValue("due") != "" {
+				http.Redirect(w, r, "/desk/list?due=1", http.StatusSeeOther)
+				return
+			}
 		case "uphold":
 			_, err = u.svc.UpholdListEntry(ctx, by, id)
 		case lifecycle.ListActive:

@@ -66,6 +66,7 @@ func (u *UI) noticeRoutes() []web.Route {
 		{Method: "POST", Pattern: "/desk/list/{id}/disable", Access: analyst, Handler: h(u.listAct(lifecycle.ListDisabled))},
 		{Method: "POST", Pattern: "/desk/list/{id}/appeal", Access: analyst, Handler: h(u.listAct(lifecycle.ListAppealed))},
 		{Method: "POST", Pattern: "/desk/list/{id}/uphold", Access: analyst, Handler: h(u.listAct("uphold"))},
+		{Method: "POST", Pattern: "/desk/list/{id}/verify", Access: analyst, Handler: h(u.listAct("verify"))},
 	}
 }
 
