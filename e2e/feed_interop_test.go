@@ -97,8 +97,8 @@ feed:
 	// The canary: a member self-certifies with it. Under .example every resolver says NXDOMAIN,
 	// so the zone answers it with an address only a resolver applying the zone gives.
 	for _, name := range []string{"canary.kidshield.example", "www.canary.kidshield.example"} {
-		if r := s.res.dig(t, name, "A"); r.Status != "NOERROR" || !slices.Equal(r.data("A"), []string{"192.0.2.1"}) {
-			t.Errorf("%s: %s is %s, want 192.0.2.1 (the canary's local data)", kind, name, r)
+		if r := s.res.dig(t, name, "A"); r.Status != "NOERROR" || !slices.Equal(r.data("A"), []string{"192.0.2.1"}) || up.asked(name) != 0 {
+			t.Errorf("%s: %s is %s (upstream asked %d times), want 192.0.2.1 from the zone (the canary's local data)", kind, name, r, up.asked(name))
 		}
 	}
 

@@ -13,7 +13,7 @@ import (
 
 // Addresses every name resolves to at the local upstream.
 const (
-	upstreamA    = "192.0.2.1"
+	upstreamA    = "192.0.2.44" // not 192.0.2.1, the RPZ canary's address (feed/rpz.CanaryAddr)
 	upstreamAAAA = "2001:db8::1"
 )
 
@@ -24,7 +24,7 @@ var upstreamCNAMEs = map[string]string{
 	"alias-adult.example.": "cdn.adult.example.", // an allowed name that leads into a blocked one
 }
 
-// upstream is a recursive resolver stand-in on loopback: UDP and TCP on one port, A 192.0.2.1
+// upstream is a recursive resolver stand-in on loopback: UDP and TCP on one port, A upstreamA
 // and AAAA 2001:db8::1 for any name, CNAMEs for upstreamCNAMEs, NXDOMAIN for names under nx.
 type upstream struct {
 	addr string

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of kidshield on a fresh Debian 12 machine with Go: installs with apt-get what
-# the tests need (dig, kdig, Unbound, BIND, PostgreSQL, Chromium and fonts with Vietnamese glyphs for
-# the browser tests), starts a throwaway PostgreSQL cluster, then
+# the tests need (dig, kdig, Unbound, BIND, PowerDNS Recursor, Knot Resolver, PostgreSQL, Chromium
+# and fonts with Vietnamese glyphs for the browser tests), starts a throwaway PostgreSQL cluster, then
 # runs gofmt, go vet, and go test -race over the whole module (storage suite on SQLite and
 # PostgreSQL, end-to-end tests that drive the real binary with dig and kdig, and a short run of
 # every fuzz target). Usage: scripts/test-all.sh   (FUZZTIME=10s to fuzz longer)
@@ -13,6 +13,8 @@ command -v dig >/dev/null || need+=(bind9-dnsutils)
 command -v kdig >/dev/null || need+=(knot-dnsutils)
 command -v unbound >/dev/null || need+=(unbound)
 command -v named >/dev/null || need+=(bind9)
+command -v pdns_recursor >/dev/null || need+=(pdns-recursor)
+command -v kresd >/dev/null || need+=(knot-resolver)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v chromium >/dev/null || need+=(chromium)
 dpkg -s fonts-noto-core >/dev/null 2>&1 || need+=(fonts-noto-core)
@@ -22,10 +24,12 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-# Debian starts unbound and named (bind9) as services on install; the tests run their own on
-# loopback ports.
+# Debian starts unbound, named (bind9) and pdns-recursor as services on install (kresd@1 when
+# enabled); the tests run their own on loopback ports.
 systemctl disable --now unbound >/dev/null 2>&1 || true
 systemctl disable --now named >/dev/null 2>&1 || true
+systemctl disable --now pdns-recursor >/dev/null 2>&1 || true
+systemctl disable --now kresd@1 kres-cache-gc >/dev/null 2>&1 || true
 
 echo "== gofmt"
 bad=$(gofmt -l $(git ls-files '*.go'))
