@@ -342,46 +342,23 @@ func (s *Store) publishedEntries(ctx context.Context, tx *sql.Tx, values []strin
 			dnsIn = " AND e.dns_name IN (" + strings.Join(ph, ", ") + ")"
 			importIn = " AND i.value IN (" + strings.Join(ph, ", ") + ")"
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+listCols+listFrom+` WHERE e.state IN ('active', 'appealed')`+entryIn+` ORDER BY e.id`, args...)
+		var err error
+		out, err = appendEntries(ctx, tx, out, nil, `SELECT `+listCols+listFrom+` WHERE e.state IN ('active', 'appealed')`+entryIn+` ORDER BY e.id`, args...)
 		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			e, err := scanListEntry(rows)
-			if err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out = append(out, e)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return nil, err
 		}
 		// The hosts of URL entries that say "also block the host in DNS", as host entries
 		// after the network's own names (an analyst's domain or host entry for the name says
 		// more: its category, its own history) and before imports. The URL entry itself
 		// stays in the list for HTTP consumers.
-		rows, err = tx.QueryContext(ctx, `SELECT `+listCols+listFrom+` WHERE e.state IN ('active', 'appealed') AND e.kind = 'url'
+		out, err = appendEntries(ctx, tx, out, urlHostEntry, `SELECT `+listCols+listFrom+` WHERE e.state IN ('active', 'appealed') AND e.kind = 'url'
 			AND e.dns_name <> ''`+dnsIn+` ORDER BY e.id`, args...)
 		if err != nil {
 			return nil, err
 		}
-		for rows.Next() {
-			e, err := scanListEntry(rows)
-			if err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out = append(out, urlHostEntry(e))
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
 		n := len(args)
 		sargs := append(args, shadowingStates[0], shadowingStates[1], shadowingStates[2], shadowingStates[3])
-		rows, err = tx.QueryContext(ctx, fmt.Sprintf(`SELECT i.source, i.kind, i.value, i.category, i.imported_us FROM list_imports i
+		rows, err := tx.QueryContext(ctx, fmt.Sprintf(`SELECT i.source, i.kind, i.value, i.category, i.imported_us FROM list_imports i
 		WHERE NOT EXISTS (SELECT 1 FROM list_entries e WHERE e.value = i.value AND e.state IN ($%d, $%d, $%d, $%d))%s
 		ORDER BY i.source%s`, n+1, n+2, n+3, n+4, importIn, s.collate()), sargs...)
 		if err != nil {
@@ -405,8 +382,8 @@ func (s *Store) publishedEntries(ctx context.Context, tx *sql.Tx, values []strin
 		}
 	}
 	// The canary, then the network's entries, then the hosts of its URL entries, then imports:
-	// a value keeps its first (winning)
-	// entry. Batches hold disjoint values, so the order across batches does not matter.
+	// a value keeps its first (winning) entry. Batches hold disjoint values, so the order
+	// across batches does not matter.
 	seen := make(map[string]bool, len(out))
 	kept := out[:0]
 	for _, e := range out {
@@ -430,6 +407,26 @@ func urlHostEntry(u *ListEntry) *ListEntry {
 	h := *u
 	h.Kind, h.Value, h.Source = ListHost, u.DNSName, URLHostSource
 	return &h
+}
+
+// appendEntries appends the list entries a query returns to out, each through conv when set.
+func appendEntries(ctx context.Context, tx *sql.Tx, out []*ListEntry, conv func(*ListEntry) *ListEntry, q string, args ...any) ([]*ListEntry, error) {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e, err := scanListEntry(rows)
+		if err != nil {
+			return nil, err
+		}
+		if conv != nil {
+			e = conv(e)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
 }
 
 // valueBatches yields values in parts small enough for one statement's parameters; nil values

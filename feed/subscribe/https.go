@@ -23,18 +23,24 @@ func parsePublicKey(s string) (ed25519.PublicKey, error) {
 const maxFile = 512 << 20
 
 func (s *Subscriber) get(ctx context.Context, name, etag string) (body []byte, newTag string, notModified bool, err error) {
-	u := strings.TrimSuffix(s.o.Source, "/") + "/" + name
+	return fetch(ctx, s.o.HTTPClient, s.o.Source, s.o.Token, name, etag, maxFile)
+}
+
+// fetch GETs base/name with the token and If-None-Match etag: the body (at most max bytes)
+// and its ETag, or notModified.
+func fetch(ctx context.Context, c *http.Client, base, token, name, etag string, max int) (body []byte, newTag string, notModified bool, err error) {
+	u := strings.TrimSuffix(base, "/") + "/" + name
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, "", false, err
 	}
-	if s.o.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+s.o.Token)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	if etag != "" {
 		req.Header.Set("If-None-Match", etag)
 	}
-	resp, err := s.o.HTTPClient.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		return nil, "", false, err
 	}
@@ -46,12 +52,12 @@ func (s *Subscriber) get(ctx context.Context, name, etag string) (body []byte, n
 	default:
 		return nil, "", false, fmt.Errorf("GET %s: %s", name, resp.Status)
 	}
-	body, err = io.ReadAll(io.LimitReader(resp.Body, maxFile+1))
+	body, err = io.ReadAll(io.LimitReader(resp.Body, int64(max)+1))
 	if err != nil {
 		return nil, "", false, fmt.Errorf("GET %s: %w", name, err)
 	}
-	if len(body) > maxFile {
-		return nil, "", false, fmt.Errorf("GET %s: larger than %d bytes", name, maxFile)
+	if len(body) > max {
+		return nil, "", false, fmt.Errorf("GET %s: larger than %d bytes", name, max)
 	}
 	return body, resp.Header.Get("ETag"), false, nil
 }

@@ -202,35 +202,7 @@ func (p *PolicySubscriber) setETag(t string) {
 const maxPolicy = 8 << 20
 
 func (p *PolicySubscriber) get(ctx context.Context, name, etag string) (body []byte, newTag string, notModified bool, err error) {
-	u := strings.TrimSuffix(p.o.URL, "/") + "/" + name
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, "", false, err
-	}
-	req.Header.Set("Authorization", "Bearer "+p.o.Token)
-	if etag != "" {
-		req.Header.Set("If-None-Match", etag)
-	}
-	resp, err := p.o.HTTPClient.Do(req)
-	if err != nil {
-		return nil, "", false, err
-	}
-	defer resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusNotModified:
-		return nil, etag, true, nil
-	case http.StatusOK:
-	default:
-		return nil, "", false, fmt.Errorf("GET %s: %s", name, resp.Status)
-	}
-	body, err = io.ReadAll(io.LimitReader(resp.Body, maxPolicy+1))
-	if err != nil {
-		return nil, "", false, fmt.Errorf("GET %s: %w", name, err)
-	}
-	if len(body) > maxPolicy {
-		return nil, "", false, fmt.Errorf("GET %s: larger than %d bytes", name, maxPolicy)
-	}
-	return body, resp.Header.Get("ETag"), false, nil
+	return fetch(ctx, p.o.HTTPClient, p.o.URL, p.o.Token, name, etag, maxPolicy)
 }
 
 func (p *PolicySubscriber) copyPath() string { return filepath.Join(p.o.Dir, PolicyCopyFile) }
