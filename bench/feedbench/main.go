@@ -769,9 +769,9 @@ remote-control:
 			<-exited
 		}
 	}()
-	// The canary is in every zone: blocked once Unbound loaded its first transfer. A listed
-	// name would do as well; the canary is what members check.
-	if err := waitNX(ubAddr, "x."+store.CanaryValue+".", 5*time.Minute, exited); err != nil {
+	// The canary is in every zone: answered with its local data once Unbound loaded its first
+	// transfer. A listed name would do as well; the canary is what members check.
+	if err := waitCanary(ubAddr, "x."+store.CanaryValue+".", 5*time.Minute, exited); err != nil {
 		b, _ := os.ReadFile(filepath.Join(dir, "unbound.log"))
 		return fmt.Errorf("unbound never blocked the canary: %w\n%s", err, tail(b, 20))
 	}
@@ -801,7 +801,7 @@ remote-control:
 			return fmt.Errorf("propose: %w", err)
 		}
 		// Not blocked before the approval: a proposal is not published.
-		if nx, err := isNX(ubAddr, name+"."); err == nil && nx {
+		if r, err := query(ubAddr, name+"."); err == nil && r.Rcode == dns.RcodeNameError {
 			return fmt.Errorf("%s blocked before its approval", name)
 		}
 		if _, err := svc.ApproveListEntry(ctx, users[1], id); err != nil {
@@ -895,22 +895,35 @@ func scrapeHeap(httpAddr string) int64 {
 	return 0
 }
 
-func isNX(addr, name string) (bool, error) {
+func query(addr, name string) (*dns.Msg, error) {
 	m := new(dns.Msg)
 	m.SetQuestion(name, dns.TypeA)
 	m.RecursionDesired = true
 	c := &dns.Client{Timeout: 500 * time.Millisecond}
 	r, _, err := c.Exchange(m, addr)
-	if err != nil {
-		return false, err
-	}
-	return r.Rcode == dns.RcodeNameError, nil
+	return r, err
 }
 
 func waitNX(addr, name string, limit time.Duration, exited chan struct{}) error {
+	return waitUntil(addr, name, limit, exited, "NXDOMAIN", func(r *dns.Msg) bool { return r.Rcode == dns.RcodeNameError })
+}
+
+// waitCanary waits for the canary's local data: A rpz.CanaryAddr, which only the zone gives.
+func waitCanary(addr, name string, limit time.Duration, exited chan struct{}) error {
+	return waitUntil(addr, name, limit, exited, "A "+rpz.CanaryAddr.String(), func(r *dns.Msg) bool {
+		for _, rr := range r.Answer {
+			if a, ok := rr.(*dns.A); ok && a.A.String() == rpz.CanaryAddr.String() {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func waitUntil(addr, name string, limit time.Duration, exited chan struct{}, what string, ok func(*dns.Msg) bool) error {
 	deadline := time.Now().Add(limit)
 	for {
-		if nx, _ := isNX(addr, name); nx {
+		if r, err := query(addr, name); err == nil && ok(r) {
 			return nil
 		}
 		select {
@@ -919,7 +932,7 @@ func waitNX(addr, name string, limit time.Duration, exited chan struct{}) error 
 		default:
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("not NXDOMAIN within %v", limit)
+			return fmt.Errorf("not %s within %v", what, limit)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -163,7 +163,9 @@ func (nl *netList) entries(cfg *config.Config) []lists.Entry {
 // the list (the hotline's OnListChange), and by polling the list serial for changes made by
 // other nodes sharing the store.
 func (a *app) watchNetList(ctx context.Context) {
-	t := time.NewTicker(15 * time.Second)
+	// Reading the serial is one indexed MAX(); a change costs what changed (localList), so
+	// other nodes' changes are followed every second, as the feed's primary follows them.
+	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
 		select {
