@@ -976,10 +976,6 @@ func markdown(o *options, env benchenv.Machine, r *results) string {
 		fmt.Fprintf(&b, "| one built zone version (rpz.Build of the snapshot, heap after GC, measured in the bench process) | %s (%.0f bytes per entry) |\n",
 			mb(r.zoneHeap>>10), float64(r.zoneHeap)/float64(o.entries))
 	}
-	if r.heap > 0 && r.noFeedHeap > 0 {
-		fmt.Fprintf(&b, "| Go heap in use (/metrics): with the feed after start / at the end / without the feed | %s / %s / %s (feed: %.0f bytes per entry) |\n",
-			mb(r.heap>>10), mb(r.heapEnd>>10), mb(r.noFeedHeap>>10), float64(r.heap-r.noFeedHeap)/float64(o.entries))
-	}
 	fmt.Fprintf(&b, "| AXFR (TSIG, TCP, best of 3): kidshield | %s: %d messages, %d records, %.1f MB on the wire |\n",
 		sec(r.axfr.took), r.axfr.messages, r.axfr.records, float64(r.axfr.bytes)/1e6)
 	fmt.Fprintf(&b, "| AXFR baseline: bare miekg/dns, same records pre-built | %s: %d messages, %d records, %.1f MB |\n",
