@@ -41,3 +41,43 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParsePolicy feeds arbitrary bytes to the parser of a control node's policy.yaml (what a
+// filter node takes from the network): it never panics, refuses with Errors that say what is
+// wrong, and a document it accepts is valid and survives being published again: the filter
+// node applies exactly what the control node meant.
+func FuzzParsePolicy(f *testing.F) {
+	c := Default()
+	if b, err := c.PolicyYAML(); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte("default_profile: kid\nprofiles:\n  - id: kid\n    block_categories: [adult]\n    deny: [x.example]\ncategories: [adult]\n"))
+	f.Add([]byte("profiles: []\n"))
+	f.Add([]byte("profiles:\n  - id: a\n    surprise: 1\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := ParsePolicy(data)
+		if err != nil {
+			var es Errors
+			if !errors.As(err, &es) || len(es) == 0 || es[0].Msg == "" {
+				t.Fatalf("error is not Errors that say what is wrong: %T %v", err, err)
+			}
+			return
+		}
+		if len(p.Profiles) == 0 {
+			t.Fatal("accepted a policy without profiles")
+		}
+		cfg := &Config{Profiles: p.Profiles, DefaultProfile: p.DefaultProfile, Categories: p.Categories}
+		cfg.applyDefaults()
+		again, err := cfg.PolicyYAML()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p2, err := ParsePolicy(again)
+		if err != nil {
+			t.Fatalf("an accepted policy, published again, is refused: %v\n%s", err, again)
+		}
+		if p2.DefaultProfile != p.DefaultProfile || len(p2.Profiles) != len(p.Profiles) {
+			t.Fatalf("round trip changed the policy: %q %d → %q %d", p.DefaultProfile, len(p.Profiles), p2.DefaultProfile, len(p2.Profiles))
+		}
+	})
+}

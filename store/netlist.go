@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 
@@ -60,6 +61,11 @@ func NormalizeListValue(kind, v string) (string, error) {
 		}
 		if _, err := netip.ParseAddr(v); err == nil {
 			return "", fmt.Errorf("%q is an address, not a name: %w", v, ErrListValue)
+		}
+		if !utf8.ValidString(v) {
+			// IDNA would turn the invalid bytes into U+FFFD and a punycode label that does not
+			// decode again: refuse rather than store a name nobody typed.
+			return "", fmt.Errorf("%q is not valid UTF-8: %w", v, ErrListValue)
 		}
 		a, err := lstProfile.ToASCII(v)
 		if err != nil {
