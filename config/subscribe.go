@@ -84,7 +84,11 @@ func (s *Subscribe) validate(add func(field, format string, args ...any)) {
 			add("subscribe.public_key", "%s needs the publisher's feed public key: manifests must verify", what)
 		}
 		if s.Token == "" {
-			add("subscribe.token", "%s needs an API token with scope feed:read", what)
+			scopes := "feed:read"
+			if s.Policy != "" {
+				scopes = "feed:read and policy:read"
+			}
+			add("subscribe.token", "%s needs an API token with scope %s", what, scopes)
 		}
 	}()
 	if s.Source == "" {

@@ -302,6 +302,7 @@ var routes = []route{
 	{method: "GET", pattern: "/feed/v1/key", access: "public", path: "/feed/v1/key", want: 200},
 	{method: "GET", pattern: "/feed/v1/manifest.json", access: "token(feed:read)", path: "/feed/v1/manifest.json", want: 200},
 	{method: "GET", pattern: "/feed/v1/{file}", access: "token(feed:read)", path: "/feed/v1/all.domains.txt", want: 200},
+	{method: "GET", pattern: "/feed/v1/policy.yaml", access: "token(policy:read)", path: "/feed/v1/policy.yaml", want: 200},
 	{method: "GET", pattern: "/api/v1/openapi.json", access: "public", path: "/api/v1/openapi.json", want: 200},
 
 	// The staff desk (hotline/ui/desk*.go).
@@ -473,6 +474,7 @@ default_profile: kid
 	submitToken := in.createToken(t, admin, "e2e reports", "reports:submit")
 	otherToken := in.createToken(t, admin, "e2e other scope", "notices:read")
 	feedToken := in.createToken(t, admin, "e2e feed", "feed:read")
+	nodeToken := in.createToken(t, admin, "e2e filter node", "feed:read policy:read")
 	in.createToken(t, admin, "e2e spare", "reports:submit")
 	var spareToken int64
 	tokens, err := st.APITokens(ctx)
@@ -507,6 +509,7 @@ default_profile: kid
 		{name: "API token reports:submit", header: "Bearer " + submitToken, api: true, scopes: []string{"reports:submit"}},
 		{name: "API token notices:read", header: "Bearer " + otherToken, api: true, scopes: []string{"notices:read"}},
 		{name: "API token feed:read", header: "Bearer " + feedToken, api: true, scopes: []string{"feed:read"}},
+		{name: "API token feed:read policy:read", header: "Bearer " + nodeToken, api: true, scopes: []string{"feed:read", "policy:read"}},
 	}
 	var people []credential
 	for _, role := range roles {

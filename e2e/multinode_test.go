@@ -60,7 +60,7 @@ default_profile: family
 		t.Errorf("the control node (roles hotline, feed) opened DNS listeners")
 	}
 	s := &feedSession{in: ctl, st: openStore(t, dsn), feedAddr: feedAddr}
-	feedToken, _, err := auth.CreateToken(context.Background(), s.st, auth.NewToken{Name: "filter nodes", Scopes: []string{"feed:read"}}, "e2e")
+	feedToken, _, err := auth.CreateToken(context.Background(), s.st, auth.NewToken{Name: "filter nodes", Scopes: []string{"feed:read", "policy:read"}}, "e2e")
 	if err != nil {
 		t.Fatal(err)
 	}

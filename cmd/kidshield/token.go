@@ -13,8 +13,10 @@ import (
 const tokenUsage = `Usage:
   kidshield token add --name NAME --scopes SCOPE[,SCOPE] [--partner ID] [store flags]
       creates an API token and prints it once (it is stored hashed: keep it now). Scopes:
-      feed:read (the network list's HTTP downloads, /feed/v1/), reports:submit (the reporting
-      API). NAME says who uses it, e.g. "isp-a resolvers" or "vendor x".
+      feed:read (the network list's HTTP downloads, /feed/v1/), policy:read (the control
+      node's profiles, policy.yaml: for the network's own filter nodes only, it holds
+      families' client addresses), reports:submit (the reporting API). NAME says who uses it,
+      e.g. "isp-a resolvers" or "vendor x".
   kidshield token list [store flags]
       lists the tokens (never the secrets): id, name, scopes, created, last used, revoked.
   kidshield token revoke --id ID [store flags]

@@ -61,6 +61,11 @@ type Options struct {
 // PolicyFile is the name of the shared profiles under Prefix.
 const PolicyFile = "policy.yaml"
 
+// PolicyScope is the API token scope that admits policy.yaml: the control node's own filter
+// nodes, not every member. The profiles hold families' and schools' client addresses and
+// their children's device names, which a filter vendor's feed:read token must not read.
+const PolicyScope = "policy:read"
+
 // Handler serves the feed.
 type Handler struct {
 	o Options
@@ -131,6 +136,7 @@ func (h *Handler) Routes() []web.Route {
 		{Method: http.MethodGet, Pattern: Prefix + "key", Access: web.Public, Handler: http.HandlerFunc(h.key)},
 		{Method: http.MethodGet, Pattern: Prefix + ManifestName, Access: web.Token(Scope), Handler: http.HandlerFunc(h.serveManifest)},
 		{Method: http.MethodGet, Pattern: Prefix + "{file}", Access: web.Token(Scope), Handler: http.HandlerFunc(h.serveFile)},
+		{Method: http.MethodGet, Pattern: Prefix + PolicyFile, Access: web.Token(PolicyScope), Handler: http.HandlerFunc(h.servePolicy)},
 	}
 }
 
@@ -154,15 +160,23 @@ func (h *Handler) serveManifest(w http.ResponseWriter, r *http.Request) {
 	h.send(w, r, snap, snap.manifest)
 }
 
+func (h *Handler) servePolicy(w http.ResponseWriter, r *http.Request) {
+	h.serveName(w, r, PolicyFile)
+}
+
 func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request) {
+	h.serveName(w, r, r.PathValue("file"))
+}
+
+func (h *Handler) serveName(w http.ResponseWriter, r *http.Request, name string) {
 	snap, err := h.current(r.Context())
 	if err != nil {
 		web.Error(w, r, h.o.Logger, http.StatusServiceUnavailable, err)
 		return
 	}
-	f := snap.files[r.PathValue("file")]
+	f := snap.files[name]
 	if f == nil {
-		web.Error(w, r, h.o.Logger, http.StatusNotFound, fmt.Errorf("feed: no file %q (see %s%s)", r.PathValue("file"), Prefix, ManifestName))
+		web.Error(w, r, h.o.Logger, http.StatusNotFound, fmt.Errorf("feed: no file %q (see %s%s)", name, Prefix, ManifestName))
 		return
 	}
 	h.send(w, r, snap, f)

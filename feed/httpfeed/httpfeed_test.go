@@ -364,6 +364,7 @@ func newEnv(t *testing.T) *env {
 		Signer: k, Logger: log, Now: func() time.Time { return f.now }})
 	srv := web.New(web.Options{Logger: log, Auth: fakeAuth{
 		"ks_vendor": {TokenID: 7, Name: "vendor", Scopes: []string{"feed:read"}},
+		"ks_node":   {TokenID: 19, Name: "filter node", Scopes: []string{"feed:read", "policy:read"}},
 		"ks_other":  {TokenID: 8, Name: "other", Scopes: []string{"reports:submit"}},
 		"ks_second": {TokenID: 9, Name: "second", Scopes: []string{"feed:read"}},
 	}})

@@ -39,6 +39,7 @@ func newPolicyEnv(t *testing.T, yaml string) *policyEnv {
 	e.srv = web.New(web.Options{Logger: log, Auth: fakeAuth{
 		"ks_vendor": {TokenID: 7, Name: "vendor", Scopes: []string{"feed:read"}},
 		"ks_other":  {TokenID: 8, Name: "other", Scopes: []string{"reports:submit"}},
+		"ks_node":   {TokenID: 19, Name: "filter node", Scopes: []string{"feed:read", "policy:read"}},
 	}})
 	e.srv.Handle(e.h.Routes()...)
 	return pe
@@ -68,7 +69,7 @@ func (pe *policyEnv) policy() (*Manifest, []byte, *config.Policy) {
 	if f == nil {
 		pe.t.Fatalf("manifest lists no %s: %+v", PolicyFile, m.Files)
 	}
-	pw := pe.get("/feed/v1/"+PolicyFile, "ks_vendor")
+	pw := pe.get("/feed/v1/"+PolicyFile, "ks_node")
 	if pw.Code != http.StatusOK || pw.Header().Get("Content-Type") != "application/yaml; charset=utf-8" {
 		pe.t.Fatalf("GET %s: %d %v", PolicyFile, pw.Code, pw.Header())
 	}
@@ -107,7 +108,7 @@ func TestPolicyPublished(t *testing.T) {
 	if !cats["ads"] || !cats["adult"] || !cats["hotline"] {
 		t.Errorf("published categories %v, want the built-in ones and ads", p.Categories)
 	}
-	if w := pe.get("/feed/v1/"+PolicyFile, "ks_vendor", "If-None-Match", `"`+m1.File(PolicyFile).SHA256+`"`); w.Code != http.StatusNotModified {
+	if w := pe.get("/feed/v1/"+PolicyFile, "ks_node", "If-None-Match", `"`+m1.File(PolicyFile).SHA256+`"`); w.Code != http.StatusNotModified {
 		t.Errorf("If-None-Match with the current digest: %d", w.Code)
 	}
 
@@ -155,7 +156,10 @@ default_profile: family
 
 func TestPolicyNeedsToken(t *testing.T) {
 	pe := newPolicyEnv(t, controlProfiles)
-	for tok, want := range map[string]int{"": http.StatusUnauthorized, "ks_unknown": http.StatusUnauthorized, "ks_other": http.StatusForbidden, "ks_vendor": http.StatusOK} {
+	// A vendor's feed:read is not enough: the profiles hold families' client addresses and
+	// device names; only the control node's filter nodes (policy:read) read them.
+	for tok, want := range map[string]int{"": http.StatusUnauthorized, "ks_unknown": http.StatusUnauthorized, "ks_other": http.StatusForbidden,
+		"ks_vendor": http.StatusForbidden, "ks_node": http.StatusOK} {
 		if w := pe.get("/feed/v1/"+PolicyFile, tok); w.Code != want {
 			t.Errorf("token %q: %d, want %d", tok, w.Code, want)
 		}
@@ -172,7 +176,7 @@ func TestNoPolicyWithoutOption(t *testing.T) {
 	if m.File(PolicyFile) != nil {
 		t.Errorf("manifest lists %s without a policy", PolicyFile)
 	}
-	if w := e.get("/feed/v1/"+PolicyFile, "ks_vendor"); w.Code != http.StatusNotFound {
+	if w := e.get("/feed/v1/"+PolicyFile, "ks_node"); w.Code != http.StatusNotFound {
 		t.Errorf("GET %s: %d, want 404", PolicyFile, w.Code)
 	}
 }
