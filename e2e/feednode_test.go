@@ -6,6 +6,9 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/miekg/dns"
 )
 
 // A feed node (`roles: [feed]`, no hotline, no DNS filter) serves the network list over RPZ and
@@ -68,5 +71,50 @@ feed:
 	cmd.Env = cleanEnv()
 	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "isp feed:read") {
 		t.Errorf("kidshield token list: %v\n%s", err, out)
+	}
+}
+
+// A filter node subscribed to a publisher it has never reached (first start, control node down
+// or refusing it) does not answer unfiltered: SERVFAIL and /readyz 503 saying why, until its
+// first copy arrives; then it is ready at once and blocks the list.
+func TestSubscribedFirstStartFailsClosed(t *testing.T) {
+	up := startUpstream(t, 60)
+	feedAddr := "127.0.0.1:" + freeDNSPort(t)
+	secret := newTSIGSecret()
+	node := start(t, options{Upstream: up, NoWaitReady: true, Body: fmt.Sprintf(`roles: [filter]
+subscribe:
+  source: rpz://%s/%s
+  tsig_name: node
+  tsig_secret: %q
+  refresh: 1s
+`, feedAddr, rpzZone, secret)})
+	// Well past a first load that needs nothing but the node's own lists.
+	node.waitLog(`msg="policy not loaded yet; answering SERVFAIL until the first copy of the network list arrives`, 1)
+	for _, name := range []string{"good.example.", "canary.kidshield.example."} {
+		if rc := rcode(t, node, name); rc != dns.RcodeServerFailure {
+			t.Errorf("%s with no copy of the list: %s, want SERVFAIL", name, dns.RcodeToString[rc])
+		}
+	}
+	st, body, _ := node.get(node.httpURL("/readyz"), "")
+	if st != http.StatusServiceUnavailable || !strings.Contains(string(body), "no copy of the subscribed network list") {
+		t.Errorf("/readyz with no copy: %d %s", st, body)
+	}
+	if node.log.contains(`"http error"`) && node.log.contains(`path=/readyz`) {
+		t.Errorf("a not-ready /readyz was logged as an error")
+	}
+
+	// The publisher comes up: the node takes its copy, is ready, and blocks the canary.
+	startControl(t, fmt.Sprintf(`roles: [feed]
+feed:
+  zone: %s
+  listen: [%q]
+  members:
+    - name: node
+      tsig_secret: %q
+`, rpzZone, feedAddr, secret))
+	waitRcode(t, node, "x.canary.kidshield.example.", dns.RcodeNameError, 15*time.Second)
+	node.waitReady()
+	if rc := rcode(t, node, "good.example."); rc != dns.RcodeSuccess {
+		t.Errorf("good.example once ready: %s", dns.RcodeToString[rc])
 	}
 }

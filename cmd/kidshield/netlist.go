@@ -218,7 +218,12 @@ func (a *app) applyNetList(ctx context.Context) error {
 	defer a.mu.Unlock()
 	a.net = nl
 	if a.current == nil {
-		return nil // the first policy is not loaded yet; it will include the list
+		// The first policy is not loaded yet (it may be waiting for this very list): load it now.
+		select {
+		case a.firstList <- struct{}{}:
+		default:
+		}
+		return nil
 	}
 	if err := a.swap(a.cfg(), a.current); err != nil {
 		return err

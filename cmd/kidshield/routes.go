@@ -114,7 +114,12 @@ func (a *app) ready(w http.ResponseWriter, r *http.Request) {
 		web.JSON(w, 200, map[string]any{"status": "ready", "policy_version": p.Version})
 		return
 	}
-	web.Error(w, r, a.log, http.StatusServiceUnavailable, errNotReady)
+	// Not an error to log: load balancers ask every few seconds while a node starts.
+	body := map[string]any{"status": "not ready", "error": errNotReady.Error()}
+	if reason := a.notReady.Load(); reason != nil {
+		body["reason"] = *reason
+	}
+	web.JSON(w, http.StatusServiceUnavailable, body)
 }
 
 // has reports whether the node runs role (an app built without roles, in tests, runs all).

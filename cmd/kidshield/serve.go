@@ -156,6 +156,10 @@ type app struct {
 	// net is the hotline's network list (nil before it is read); netChanged wakes the watcher.
 	net        *netList
 	netChanged chan struct{}
+	// firstList wakes the first policy load when a subscribed node takes its first copy of the
+	// network list; notReady says why the filter is not ready yet (GET /readyz).
+	firstList chan struct{}
+	notReady  atomic.Pointer[string]
 	// feed is the RPZ primary (nil when feed.listen is empty).
 	feed *rpz.Server
 	// sub is the network-list subscription of a filter node (nil unless subscribe: is set).
@@ -180,7 +184,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	a := &app{flags: f, started: time.Now(), reg: prometheus.NewRegistry(), netChanged: make(chan struct{}, 1)}
+	a := &app{flags: f, started: time.Now(), reg: prometheus.NewRegistry(), netChanged: make(chan struct{}, 1), firstList: make(chan struct{}, 1)}
 	a.cfgPtr.Store(cfg)
 	a.log = newLogger(cfg, stderr)
 	if a.roles, err = config.RoleSet(cfg.Roles); err != nil {
@@ -408,13 +412,21 @@ func (a *app) startFilter(runCtx context.Context, bg *sync.WaitGroup) {
 		for {
 			err := a.reload(runCtx, false, false)
 			if err == nil {
+				a.notReady.Store(nil)
 				a.log.Info("filter ready", "after", time.Since(a.started).Round(time.Millisecond))
 				break
 			}
-			a.log.Error("policy not loaded yet; answering SERVFAIL until it is (offline? give lists with --list CATEGORY=FILE or a configuration file)", "err", err)
+			reason := err.Error()
+			a.notReady.Store(&reason)
+			if errors.Is(err, errNoCopy) {
+				a.log.Error("policy not loaded yet; answering SERVFAIL until the first copy of the network list arrives (see the subscription's errors above, and the control node's log)", "source", a.cfg().Subscribe.Source)
+			} else {
+				a.log.Error("policy not loaded yet; answering SERVFAIL until it is (offline? give lists with --list CATEGORY=FILE or a configuration file)", "err", err)
+			}
 			select {
 			case <-runCtx.Done():
 				return
+			case <-a.firstList:
 			case <-time.After(10 * time.Second):
 			}
 		}
@@ -470,7 +482,13 @@ func (a *app) reload(ctx context.Context, fromFile, force bool) error {
 		return err
 	}
 	if nl, err := a.loadNetList(ctx); err != nil {
-		// The filter's own lists still load; the previous network list (if any) stays.
+		if a.net == nil {
+			// Never an unfiltered answer: without the network list it is meant to enforce
+			// (a subscribed node's first start with the control node unreachable or refusing
+			// it), the filter stays not ready and answers SERVFAIL.
+			return fmt.Errorf("network list: %w", err)
+		}
+		// The filter's own lists still load; the previous network list stays.
 		a.log.Error("network list not read; keeping the previous one", "err", err)
 	} else {
 		a.net = nl

@@ -32,7 +32,7 @@ type catCache struct {
 
 // errNoCopy is returned while no copy of the subscribed list is held (first start with the
 // publisher unreachable): the filter runs with its own lists meanwhile.
-var errNoCopy = errors.New("no copy of the subscribed network list yet (publisher unreachable?)")
+var errNoCopy = errors.New("no copy of the subscribed network list yet: the filter answers SERVFAIL until the first transfer succeeds (publisher unreachable, or refusing this node: check tsig_name, tsig_secret and the zone name against the control node's feed.members)")
 
 // subscribed reports whether the network list comes from a remote publisher.
 func (a *app) subscribed() bool {
