@@ -229,7 +229,9 @@ func listRun(cmd string, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "%s: account %q has none of the roles admin, supervisor, analyst\n", name, u.Login)
 			return 1
 		}
-		by = hotline.Actor{UserID: u.ID, Label: fmt.Sprintf("user:%d:%s", u.ID, u.Login)}
+		// "cli:" marks the audit records of changes made from the command line in the account's
+		// name: the command has no password to check, so the audit log must say where they came from.
+		by = hotline.Actor{UserID: u.ID, Label: fmt.Sprintf("cli:user:%d:%s", u.ID, u.Login)}
 	}
 
 	switch cmd {

@@ -167,7 +167,7 @@ func TestListCommands(t *testing.T) {
 			got = append(got, r.Actor+" "+r.Action)
 		}
 	}
-	want := "user:1:alice list.propose|user:2:bob list.approve|user:1:alice list.import|cli list.import|user:1:alice list.delisted"
+	want := "cli:user:1:alice list.propose|cli:user:2:bob list.approve|cli:user:1:alice list.import|cli list.import|cli:user:1:alice list.delisted"
 	if strings.Join(got, "|") != want {
 		t.Fatalf("audit %q\nwant %q", strings.Join(got, "|"), want)
 	}

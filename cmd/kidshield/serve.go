@@ -355,7 +355,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		servers = append(servers, srv)
 		go func() { _ = srv.Serve(ln) }()
-		a.log.Info("http listening", "addr", ln.Addr().String(), "doh", "http://"+ln.Addr().String()+"/dns-query")
+		a.log.Info("http listening", a.dohArgs("http", ln.Addr().String())...)
 	}
 	if cfg.HTTP.TLSListen != "" {
 		srv := &http.Server{Addr: cfg.HTTP.TLSListen, Handler: ws, TLSConfig: tlsConf, ErrorLog: serverErrorLog(a.log.Handler(), slog.LevelWarn)}
@@ -366,7 +366,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		servers = append(servers, srv)
 		go func() { _ = srv.ServeTLS(ln, "", "") }()
-		a.log.Info("https listening", "addr", ln.Addr().String(), "doh", "https://"+ln.Addr().String()+"/dns-query")
+		a.log.Info("https listening", a.dohArgs("https", ln.Addr().String())...)
 	}
 
 	a.log.Info("roles", "filter", a.has("filter"), "hotline", a.has("hotline"), "feed", a.has("feed"))
@@ -455,6 +455,14 @@ func (a *app) listenDNS(ctx context.Context, addr string, sockets int) (netip.Ad
 			return bound, nil, fmt.Errorf("dns listen tcp %s: %w", bound, err)
 		}
 	}
+}
+
+// dohArgs are a listening line's attributes: the DoH URL only where the filter serves it.
+func (a *app) dohArgs(scheme, addr string) []any {
+	if !a.has("filter") {
+		return []any{"addr", addr}
+	}
+	return []any{"addr", addr, "doh", scheme + "://" + addr + "/dns-query"}
 }
 
 // cfg is the configuration in force (replaced by reloads; never modified in place).
