@@ -37,6 +37,8 @@ Usage:
   kidshield list add|approve|remove|show|import|sources   the network list, for administrators (kidshield list -h)
   kidshield keys generate|rotate     make a data key; re-encrypt personal fields with the first key
   kidshield feed verify [flags] FILE...   check downloaded feed files against the signed manifest
+  kidshield pdq [--dihedral] FILE...   print PDQ image hashes as hash,quality,file (kidshield pdq -h)
+  kidshield classify [--threshold CAT=V]  score texts (one per line on stdin) as JSON lines: suggestions
   kidshield version                  print the version
 `
 
@@ -108,6 +110,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return tokenCmd(args[1:], stdout, stderr)
 	case "feed":
 		return feedSubcmd(args[1:], stdout, stderr)
+	case "pdq":
+		return pdqCmd(args[1:], stdout, stderr)
+	case "classify":
+		return classifyCmd(args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "kidshield", versionString())
 		return 0

@@ -1,0 +1,188 @@
+package classify
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// MaxTextBytes is how much of a text Classify reads; the rest is ignored and the result
+// says so (Truncated), so a 10 MB page costs a bounded time.
+const MaxTextBytes = 1 << 20
+
+// DefaultThreshold is every category's default: a score at or above it names the category.
+// Lexicon weights and the model's rescaling are chosen around it (see lexicon/*.txt).
+const DefaultThreshold = 0.5
+
+// Reason is one piece of evidence behind a score: which category, which rule ("lexicon",
+// "model", a grooming rule's name, "list", "name"), which words.
+type Reason struct {
+	Category string `json:"category"`
+	Rule     string `json:"rule"`
+	Evidence string `json:"evidence"`
+}
+
+// Result is a suggestion: each category's score in [0,1], the top category at or above its
+// threshold ("clean" when none is), and the reasons.
+type Result struct {
+	Scores    map[string]float64 `json:"scores"`
+	Top       string             `json:"top"`
+	Reasons   []Reason           `json:"reasons"`
+	Truncated bool               `json:"truncated,omitempty"`
+}
+
+// Classifier holds the lexicons, the model and the thresholds; it is safe for concurrent use.
+type Classifier struct {
+	lex        *lexicon
+	model      *Model
+	thresholds map[string]float64
+}
+
+var defaultLexicon = sync.OnceValue(func() *lexicon {
+	lx, err := loadLexicon()
+	if err != nil {
+		// The lexicons are embedded and checked by the tests; failing here is a build defect.
+		panic(fmt.Sprintf("classify: embedded lexicon: %v", err))
+	}
+	return lx
+})
+
+var defaultModel = sync.OnceValues(func() (*Model, error) { return DecodeModel(hateModelData) })
+
+// HateModel returns the embedded hate_bullying model.
+func HateModel() (*Model, error) { return defaultModel() }
+
+// New returns a classifier with the embedded lexicons and model. thresholds overrides the
+// default (DefaultThreshold) per category; a name that is not a category or a value outside
+// [0,1] is an error.
+func New(thresholds map[string]float64) (*Classifier, error) {
+	m, err := defaultModel()
+	if err != nil {
+		return nil, fmt.Errorf("classify: embedded model: %w", err)
+	}
+	c := &Classifier{lex: defaultLexicon(), model: m, thresholds: map[string]float64{}}
+	for _, cat := range Categories {
+		c.thresholds[cat] = DefaultThreshold
+	}
+	for k, v := range thresholds {
+		if _, ok := c.thresholds[k]; !ok {
+			return nil, fmt.Errorf("classify: threshold for unknown category %q (known: %s)", k, strings.Join(Categories, ", "))
+		}
+		if math.IsNaN(v) || v < 0 || v > 1 {
+			return nil, fmt.Errorf("classify: threshold %s=%v is not in [0,1]", k, v)
+		}
+		c.thresholds[k] = v
+	}
+	return c, nil
+}
+
+var std = sync.OnceValue(func() *Classifier {
+	c, err := New(nil)
+	if err != nil {
+		panic(err) // the embedded model is checked by the tests: a build defect
+	}
+	return c
+})
+
+// Classify classifies text with the default thresholds.
+func Classify(text string) Result { return std().Classify(text) }
+
+// Threshold returns the threshold in use for category (DefaultThreshold for categories the
+// classifier does not know, such as a list's own category in ClassifyDomain).
+func (c *Classifier) Threshold(category string) float64 {
+	if t, ok := c.thresholds[category]; ok {
+		return t
+	}
+	return DefaultThreshold
+}
+
+// rescale maps the model's probability so that its tuned threshold lands on 0.5: the model
+// then shares the categories' common threshold scale.
+func rescale(p, t float64) float64 {
+	if p < t {
+		return 0.5 * p / t
+	}
+	return 0.5 + 0.5*(p-t)/(1-t)
+}
+
+// Classify scores text in every category.
+func (c *Classifier) Classify(text string) Result {
+	var r Result
+	if len(text) > MaxTextBytes {
+		text, r.Truncated = text[:MaxTextBytes], true
+	}
+	toks := tokens(text)
+	p := prepare(toks)
+	// Per category, each entry that matched counts once: score = 1 − Π(1 − weight).
+	miss := map[string]float64{}
+	for _, cat := range Categories {
+		miss[cat] = 1
+	}
+	for _, h := range c.lex.scan(p) {
+		miss[h.e.category] *= 1 - h.e.weight
+		r.Reasons = append(r.Reasons, Reason{Category: h.e.category, Rule: h.e.rule, Evidence: p.evidence(h)})
+	}
+	r.Scores = make(map[string]float64, len(Categories))
+	for _, cat := range Categories {
+		r.Scores[cat] = round(1 - miss[cat])
+	}
+	if c.model != nil && len(toks) > 0 {
+		prob, win := c.model.score(toks)
+		s := round(rescale(prob, float64(c.model.Threshold)))
+		if s >= c.Threshold(HateBullying) || s > r.Scores[HateBullying] {
+			ev := fmt.Sprintf("p=%.3f (tuned threshold %.3f)", prob, c.model.Threshold)
+			if words := c.model.topWords(win, 3); len(words) > 0 {
+				ev += "; strongest words: '" + strings.Join(words, "', '") + "'"
+			}
+			if s > r.Scores[HateBullying] {
+				r.Scores[HateBullying] = s
+			}
+			if s >= c.Threshold(HateBullying) {
+				r.Reasons = append(r.Reasons, Reason{Category: HateBullying, Rule: "model", Evidence: ev})
+			}
+		}
+	}
+	r.Top = c.top(r.Scores)
+	if r.Reasons == nil {
+		r.Reasons = []Reason{}
+	}
+	return r
+}
+
+// top is the highest-scoring category at or above its threshold; ties go to the category
+// listed first in Categories, then by name.
+func (c *Classifier) top(scores map[string]float64) string {
+	names := make([]string, 0, len(scores))
+	for k := range scores {
+		names = append(names, k)
+	}
+	order := map[string]int{}
+	for i, cat := range Categories {
+		order[cat] = i + 1
+	}
+	sort.Slice(names, func(i, j int) bool {
+		oi, oj := order[names[i]], order[names[j]]
+		if oi == 0 {
+			oi = len(Categories) + 1
+		}
+		if oj == 0 {
+			oj = len(Categories) + 1
+		}
+		if oi != oj {
+			return oi < oj
+		}
+		return names[i] < names[j]
+	})
+	best, bestScore := Clean, -1.0
+	for _, k := range names {
+		if s := scores[k]; s >= c.Threshold(k) && s > bestScore {
+			best, bestScore = k, s
+		}
+	}
+	return best
+}
+
+// round keeps scores readable in JSON and stable across platforms' last bits.
+func round(x float64) float64 { return math.Round(x*1e4) / 1e4 }

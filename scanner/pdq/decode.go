@@ -1,0 +1,139 @@
+package pdq
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"io"
+
+	"golang.org/x/image/webp"
+)
+
+// Limits bound what Decode accepts. Images come from strangers: a few kilobytes of PNG can
+// claim billions of pixels, and the decoders allocate for what the header claims.
+type Limits struct {
+	// MaxBytes is the largest encoded input read; 0 means DefaultLimits.MaxBytes.
+	MaxBytes int64
+	// MaxPixels is the largest width×height decoded; 0 means DefaultLimits.MaxPixels.
+	MaxPixels int64
+}
+
+// DefaultLimits are the scanner's caps (SCANNER.md): 20 MB of input, 40 megapixels.
+var DefaultLimits = Limits{MaxBytes: 20 << 20, MaxPixels: 40_000_000}
+
+// Errors Decode wraps, for callers that tell a refusal from a broken file.
+var (
+	ErrTooLarge      = errors.New("image too large")
+	ErrUnknownFormat = errors.New("not a JPEG, PNG, GIF or WebP image")
+)
+
+// Format names what Decode found, as image.Decode would.
+const (
+	FormatJPEG = "jpeg"
+	FormatPNG  = "png"
+	FormatGIF  = "gif"
+	FormatWebP = "webp"
+)
+
+type codec struct {
+	config func(io.Reader) (image.Config, error)
+	decode func(io.Reader) (image.Image, error)
+}
+
+// codecs are called directly rather than through image.Decode's registry, so that a format
+// another package registers cannot slip past the guard.
+var codecs = map[string]codec{
+	FormatJPEG: {jpeg.DecodeConfig, jpeg.Decode},
+	FormatPNG:  {png.DecodeConfig, png.Decode},
+	FormatGIF:  {gif.DecodeConfig, gif.Decode}, // the first frame of an animation
+	FormatWebP: {webp.DecodeConfig, webp.Decode},
+}
+
+// Sniff names the image format from the first bytes, or returns "".
+func Sniff(b []byte) string {
+	switch {
+	case len(b) >= 3 && b[0] == 0xff && b[1] == 0xd8 && b[2] == 0xff:
+		return FormatJPEG
+	case bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")):
+		return FormatPNG
+	case bytes.HasPrefix(b, []byte("GIF87a")) || bytes.HasPrefix(b, []byte("GIF89a")):
+		return FormatGIF
+	case len(b) >= 12 && string(b[0:4]) == "RIFF" && string(b[8:12]) == "WEBP":
+		return FormatWebP
+	}
+	return ""
+}
+
+// Decode reads one image under lim: the type is sniffed from the bytes (not trusted from a
+// name or a Content-Type), the header is read with DecodeConfig, and an image over the pixel
+// cap is refused before any pixel buffer is allocated. A GIF yields its first frame.
+func Decode(r io.Reader, lim Limits) (image.Image, string, error) {
+	if lim.MaxBytes <= 0 {
+		lim.MaxBytes = DefaultLimits.MaxBytes
+	}
+	if lim.MaxPixels <= 0 {
+		lim.MaxPixels = DefaultLimits.MaxPixels
+	}
+	data, err := io.ReadAll(io.LimitReader(r, lim.MaxBytes+1))
+	if err != nil {
+		return nil, "", fmt.Errorf("pdq: read image: %w", err)
+	}
+	if int64(len(data)) > lim.MaxBytes {
+		return nil, "", fmt.Errorf("pdq: decode: %w: more than %d bytes", ErrTooLarge, lim.MaxBytes)
+	}
+	return DecodeBytes(data, lim)
+}
+
+// DecodeBytes is Decode for input already in memory; lim.MaxBytes is checked against len(data).
+func DecodeBytes(data []byte, lim Limits) (image.Image, string, error) {
+	if lim.MaxBytes <= 0 {
+		lim.MaxBytes = DefaultLimits.MaxBytes
+	}
+	if lim.MaxPixels <= 0 {
+		lim.MaxPixels = DefaultLimits.MaxPixels
+	}
+	if int64(len(data)) > lim.MaxBytes {
+		return nil, "", fmt.Errorf("pdq: decode: %w: more than %d bytes", ErrTooLarge, lim.MaxBytes)
+	}
+	format := Sniff(data)
+	c, ok := codecs[format]
+	if !ok {
+		return nil, "", fmt.Errorf("pdq: decode: %w", ErrUnknownFormat)
+	}
+	cfg, err := c.config(bytes.NewReader(data))
+	if err != nil {
+		return nil, format, fmt.Errorf("pdq: decode %s header: %w", format, err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return nil, format, fmt.Errorf("pdq: decode %s: empty image (%d×%d)", format, cfg.Width, cfg.Height)
+	}
+	// Both factors fit in 32 bits for every supported format, so the int64 product is exact.
+	if px := int64(cfg.Width) * int64(cfg.Height); px > lim.MaxPixels {
+		return nil, format, fmt.Errorf("pdq: decode %s: %w: %d×%d is %d pixels, limit %d",
+			format, ErrTooLarge, cfg.Width, cfg.Height, px, lim.MaxPixels)
+	}
+	img, err := c.decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, format, fmt.Errorf("pdq: decode %s: %w", format, err)
+	}
+	// The header was checked, but the pixels are what gets hashed: refuse a decoder result
+	// that disagrees with it rather than trust either.
+	if b := img.Bounds(); int64(b.Dx())*int64(b.Dy()) > lim.MaxPixels {
+		return nil, format, fmt.Errorf("pdq: decode %s: %w: decoded %d×%d", format, ErrTooLarge, b.Dx(), b.Dy())
+	}
+	return img, format, nil
+}
+
+// HashReader decodes one image under lim and hashes it.
+func HashReader(r io.Reader, lim Limits) (Hash, int, error) {
+	img, _, err := Decode(r, lim)
+	if err != nil {
+		return Hash{}, 0, err
+	}
+	h, q := HashImage(img)
+	return h, q, nil
+}
