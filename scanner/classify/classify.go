@@ -3,7 +3,6 @@ package classify
 import (
 	"fmt"
 	"math"
-	"sort"
 	"strings"
 	"sync"
 )
@@ -151,34 +150,31 @@ func (c *Classifier) Classify(text string) Result {
 	return r
 }
 
-// top is the highest-scoring category at or above its threshold; ties go to the category
-// listed first in Categories, then by name.
+// Severity orders the categories for Top, most urgent first: of the categories at or above
+// their thresholds, Top is the most severe, not the highest-scoring. A child being groomed
+// or shown sexual content outranks an insult whatever the two scores are (the model scores
+// hate_bullying and tends to score higher than the lexicons do); the queue an analyst works
+// from is sorted on it, and every score stays in Scores.
+var Severity = []string{Grooming, Sexual, SelfHarm, Violence, Scam, Gambling, HateBullying}
+
+// top is the most severe category (Severity; categories not in it come last, by name) at or
+// above its threshold, or Clean.
 func (c *Classifier) top(scores map[string]float64) string {
-	names := make([]string, 0, len(scores))
-	for k := range scores {
-		names = append(names, k)
+	rank := func(k string) int {
+		for i, cat := range Severity {
+			if cat == k {
+				return i
+			}
+		}
+		return len(Severity)
 	}
-	order := map[string]int{}
-	for i, cat := range Categories {
-		order[cat] = i + 1
-	}
-	sort.Slice(names, func(i, j int) bool {
-		oi, oj := order[names[i]], order[names[j]]
-		if oi == 0 {
-			oi = len(Categories) + 1
+	best := Clean
+	for k, s := range scores {
+		if s < c.Threshold(k) {
+			continue
 		}
-		if oj == 0 {
-			oj = len(Categories) + 1
-		}
-		if oi != oj {
-			return oi < oj
-		}
-		return names[i] < names[j]
-	})
-	best, bestScore := Clean, -1.0
-	for _, k := range names {
-		if s := scores[k]; s >= c.Threshold(k) && s > bestScore {
-			best, bestScore = k, s
+		if best == Clean || rank(k) < rank(best) || rank(k) == rank(best) && k < best {
+			best = k
 		}
 	}
 	return best

@@ -101,3 +101,25 @@ func BenchmarkClassify2KB(b *testing.B) {
 		c.Classify(pageText)
 	}
 }
+
+// Top is the most severe category past its threshold, not the highest score: grooming at its
+// threshold outranks a near-certain insult, and a category below its threshold never wins.
+func TestTopBySeverity(t *testing.T) {
+	c, err := New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		scores map[string]float64
+		want   string
+	}{
+		{map[string]float64{HateBullying: 0.99, Grooming: 0.5}, Grooming},
+		{map[string]float64{HateBullying: 0.99, Gambling: 0.6, Sexual: 0.51}, Sexual},
+		{map[string]float64{HateBullying: 0.99, Grooming: 0.49}, HateBullying},
+		{map[string]float64{Gambling: 0.3, Scam: 0.2}, Clean},
+	} {
+		if got := c.top(tc.scores); got != tc.want {
+			t.Errorf("top(%v) = %s, want %s", tc.scores, got, tc.want)
+		}
+	}
+}
