@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -208,7 +209,17 @@ func ParsePolicy(data []byte) (*Policy, error) {
 // WithPolicy returns a copy of c whose profiles and default profile are p's (the profiles'
 // clients and devices with them) and whose categories include p's, validated as a whole. c is
 // not changed.
+//
+// On a node answering only mapped clients (dns.unknown_clients: refuse) the profiles' client
+// addresses are also its access list: the control node's may then only map addresses the
+// node's own profiles map, so a policy cannot open the resolver to more of the Internet than
+// the node's administrator did.
 func (c *Config) WithPolicy(p *Policy) (*Config, error) {
+	if c.DNS.UnknownClients == "refuse" {
+		if es := clientsWithin(p.Profiles, c.Profiles); len(es) > 0 {
+			return nil, es
+		}
+	}
 	m := *c
 	m.Profiles = slices.Clone(p.Profiles)
 	m.DefaultProfile = p.DefaultProfile
@@ -224,4 +235,41 @@ func (c *Config) WithPolicy(p *Policy) (*Config, error) {
 		return nil, es
 	}
 	return &m, nil
+}
+
+// clientsWithin returns an error for each client address or network of theirs not inside a
+// client network of own (profiles' and devices').
+func clientsWithin(theirs, own []Profile) Errors {
+	var allowed []netip.Prefix
+	each := func(ps []Profile, fn func(field, c string)) {
+		for i, pr := range ps {
+			for _, c := range pr.Clients {
+				fn(fmt.Sprintf("profiles[%d].clients", i), c)
+			}
+			for j, d := range pr.Devices {
+				for _, c := range d.Clients {
+					fn(fmt.Sprintf("profiles[%d].devices[%d].clients", i, j), c)
+				}
+			}
+		}
+	}
+	each(own, func(_, c string) {
+		if pfx, err := ParsePrefix(c); err == nil {
+			allowed = append(allowed, pfx)
+		}
+	})
+	var es Errors
+	each(theirs, func(field, c string) {
+		pfx, err := ParsePrefix(c)
+		if err != nil {
+			return // validate reports it
+		}
+		for _, a := range allowed {
+			if a.Bits() <= pfx.Bits() && a.Contains(pfx.Addr()) {
+				return
+			}
+		}
+		es = append(es, Error{Field: field, Msg: fmt.Sprintf("the control node maps %s, which this node's own profiles do not (dns.unknown_clients: refuse makes the profiles' clients its access list: list the addresses this node serves in its own profiles)", c)})
+	})
+	return es
 }

@@ -165,7 +165,14 @@ func (h *Handler) servePolicy(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request) {
-	h.serveName(w, r, r.PathValue("file"))
+	name := r.PathValue("file")
+	if name == PolicyFile {
+		// Only through its own route (scope policy:read), whatever the mux's matching of an
+		// escaped or unusual path: it holds families' client addresses and device names.
+		web.Error(w, r, h.o.Logger, http.StatusNotFound, fmt.Errorf("feed: no file %q", name))
+		return
+	}
+	h.serveName(w, r, name)
 }
 
 func (h *Handler) serveName(w http.ResponseWriter, r *http.Request, name string) {

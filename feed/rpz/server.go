@@ -62,7 +62,20 @@ type Options struct {
 	// NotifyTries and NotifyTimeout bound each NOTIFY (default 5 tries of 2s).
 	NotifyTries   int
 	NotifyTimeout time.Duration
-	Logger        *slog.Logger
+	// MaxTransfers bounds the transfers (AXFR, and IXFR answered with more than the SOA) sent at
+	// once, over all members (default 16); MaxMemberTransfers bounds one member's (default 4).
+	// Each transfer of a zone of a million names is ~100 MB on the wire and holds its version
+	// of the zone in memory until sent: beyond the bound a query is REFUSED, which secondaries
+	// retry later (BIND's transfers-out does the same).
+	MaxTransfers       int
+	MaxMemberTransfers int
+	// WriteTimeout bounds each write to a TCP connection (default 30s): a consumer that stops
+	// reading is cut off instead of holding its transfer, its goroutines and its version of
+	// the zone for ever. MaxConnTime bounds a TCP connection's life (default 1h): a consumer
+	// reading just fast enough to meet WriteTimeout cannot keep a transfer open for days.
+	WriteTimeout time.Duration
+	MaxConnTime  time.Duration
+	Logger       *slog.Logger
 }
 
 // Journal is where the versions' deltas are persisted (*store.Store).
@@ -117,6 +130,15 @@ type Server struct {
 
 	refusedMu sync.Mutex
 	refusedAt map[string]time.Time // source address → when a refusal was last logged
+	// refusedWin, refusedN and refusedDropped bound refusal lines over all sources: spoofed UDP
+	// sources are free, so a per-address limit alone would let a flood write a line a packet.
+	refusedWin     time.Time
+	refusedN       int
+	refusedDropped int
+
+	xferMu    sync.Mutex
+	xfers     int            // transfers being sent
+	xferByKey map[string]int // member name → transfers being sent
 
 	// mu guards the history, and the zone's replacement so the two agree.
 	mu        sync.Mutex
@@ -148,6 +170,18 @@ func New(opt Options) *Server {
 	if opt.NotifyTimeout <= 0 {
 		opt.NotifyTimeout = 2 * time.Second
 	}
+	if opt.MaxTransfers <= 0 {
+		opt.MaxTransfers = 16
+	}
+	if opt.MaxMemberTransfers <= 0 {
+		opt.MaxMemberTransfers = 4
+	}
+	if opt.WriteTimeout <= 0 {
+		opt.WriteTimeout = 30 * time.Second
+	}
+	if opt.MaxConnTime <= 0 {
+		opt.MaxConnTime = time.Hour
+	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
@@ -159,6 +193,7 @@ func New(opt Options) *Server {
 	p := opt.Params
 	s.params.Store(&p)
 	s.refusedAt = map[string]time.Time{}
+	s.xferByKey = map[string]int{}
 	for i := range s.opt.Members {
 		m := &s.opt.Members[i]
 		if m.Secret != "" {
@@ -203,7 +238,7 @@ func (s *Server) listen(addr string) error {
 		if err != nil {
 			return fmt.Errorf("feed listen udp %s: %w", addr, err)
 		}
-		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		tl, err := net.Listen("tcp", pc.LocalAddr().String())
 		if err != nil {
 			pc.Close()
 			if port != "0" || try == 20 {
@@ -211,10 +246,20 @@ func (s *Server) listen(addr string) error {
 			}
 			continue
 		}
+		ln := &deadlineListener{Listener: tl, write: s.opt.WriteTimeout, life: s.opt.MaxConnTime}
 		for _, srv := range []*dns.Server{{PacketConn: pc, Handler: s, TsigSecret: s.secrets}, {Listener: ln, Handler: s, TsigSecret: s.secrets}} {
+			// Wait until it serves: a Shutdown before that is refused by miekg/dns ("server not
+			// started"), which left the listener open and Close waiting for ever.
+			started, ended := make(chan struct{}), make(chan error, 1)
+			srv.NotifyStartedFunc = func() { close(started) }
 			s.servers = append(s.servers, srv)
 			s.wg.Add(1)
-			go func() { defer s.wg.Done(); _ = srv.ActivateAndServe() }()
+			go func() { defer s.wg.Done(); ended <- srv.ActivateAndServe() }()
+			select {
+			case <-started:
+			case err := <-ended:
+				return fmt.Errorf("feed listen %s: %w", addr, err)
+			}
 		}
 		s.addrs = append(s.addrs, Addr{UDP: pc.LocalAddr().String(), TCP: ln.Addr().String()})
 		return nil
@@ -604,6 +649,12 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 			s.logRefused(w.RemoteAddr(), r, "AXFR over UDP")
 			return
 		}
+		if !s.acquire(m) {
+			reply(dns.RcodeRefused)
+			s.logRefused(w.RemoteAddr(), r, "too many transfers at once")
+			return
+		}
+		defer s.release(m)
 		n, err := s.sendZone(w, r, z)
 		s.logTransfer(m, "AXFR", "full", z, -1, n, err)
 	case dns.TypeIXFR:
@@ -622,6 +673,12 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 			s.logTransfer(m, "IXFR", "current", z, int64(have.Serial), 1, nil)
 			return
 		}
+		if !s.acquire(m) {
+			reply(dns.RcodeRefused)
+			s.logRefused(w.RemoteAddr(), r, "too many transfers at once")
+			return
+		}
+		defer s.release(m)
 		// A serial below 0 was never the list's (another primary's zone): the whole zone.
 		if ok {
 			from := z.Serial - behind
@@ -638,6 +695,58 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	default:
 		reply(dns.RcodeRefused)
 	}
+}
+
+// acquire takes a transfer slot for m; false: the bounds are reached.
+func (s *Server) acquire(m *Member) bool {
+	s.xferMu.Lock()
+	defer s.xferMu.Unlock()
+	if s.xfers >= s.opt.MaxTransfers || s.xferByKey[m.Name] >= s.opt.MaxMemberTransfers {
+		return false
+	}
+	s.xfers++
+	s.xferByKey[m.Name]++
+	return true
+}
+
+func (s *Server) release(m *Member) {
+	s.xferMu.Lock()
+	defer s.xferMu.Unlock()
+	s.xfers--
+	if s.xferByKey[m.Name]--; s.xferByKey[m.Name] <= 0 {
+		delete(s.xferByKey, m.Name)
+	}
+}
+
+// deadlineListener gives each accepted connection a deadline per write and a bounded life.
+type deadlineListener struct {
+	net.Listener
+	write, life time.Duration
+}
+
+func (l *deadlineListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &deadlineConn{Conn: c, write: l.write, end: time.Now().Add(l.life)}, nil
+}
+
+type deadlineConn struct {
+	net.Conn
+	write time.Duration
+	end   time.Time
+}
+
+func (c *deadlineConn) Write(b []byte) (int, error) {
+	d := time.Now().Add(c.write)
+	if d.After(c.end) {
+		d = c.end
+	}
+	if err := c.Conn.SetWriteDeadline(d); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(b)
 }
 
 // since returns the current zone and, for each name changed since the version at serial from,
@@ -683,23 +792,45 @@ func (s *Server) logRefused(from net.Addr, r *dns.Msg, reason string) {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
-	now := time.Now()
-	s.refusedMu.Lock()
-	last, seen := s.refusedAt[host]
-	if seen && now.Sub(last) < time.Minute {
-		s.refusedMu.Unlock()
+	if !s.mayLogRefusal(host) {
 		return
 	}
-	if len(s.refusedAt) >= 4096 { // many sources: start over rather than grow
-		clear(s.refusedAt)
-	}
-	s.refusedAt[host] = now
-	s.refusedMu.Unlock()
 	args := []any{"from", host, "reason", reason}
 	if len(r.Question) == 1 {
 		args = append(args, "qname", r.Question[0].Name, "qtype", dns.TypeToString[r.Question[0].Qtype])
 	}
 	s.log.Warn("feed query refused (logged once a minute per address)", args...)
+}
+
+// maxRefusalLines bounds the refusal lines logged per minute over all sources.
+const maxRefusalLines = 60
+
+// mayLogRefusal reports whether a refusal from host (or another per-source key) is logged now: once a minute per address,
+// and at most maxRefusalLines a minute in all (the lines left out are counted, and their
+// number logged when the next minute starts).
+func (s *Server) mayLogRefusal(host string) bool {
+	now := time.Now()
+	s.refusedMu.Lock()
+	defer s.refusedMu.Unlock()
+	if now.Sub(s.refusedWin) >= time.Minute {
+		if s.refusedDropped > 0 {
+			s.log.Warn("feed queries refused and not logged (too many sources in a minute)", "count", s.refusedDropped)
+		}
+		s.refusedWin, s.refusedN, s.refusedDropped = now, 0, 0
+	}
+	if last, seen := s.refusedAt[host]; seen && now.Sub(last) < time.Minute {
+		return false
+	}
+	if s.refusedN >= maxRefusalLines {
+		s.refusedDropped++
+		return false
+	}
+	if len(s.refusedAt) >= 4096 { // many sources: start over rather than grow
+		clear(s.refusedAt)
+	}
+	s.refusedAt[host] = now
+	s.refusedN++
+	return true
 }
 
 func (s *Server) logTransfer(m *Member, typ, style string, z *Zone, from int64, records int, err error) {
@@ -709,6 +840,12 @@ func (s *Server) logTransfer(m *Member, typ, style string, z *Zone, from int64, 
 	}
 	if err != nil {
 		s.log.Warn("feed transfer failed", append(args, "err", err)...)
+		return
+	}
+	if style == "current" {
+		// An answer of one SOA is every secondary's poll, and over UDP its source may be a
+		// member's address spoofed by anyone: a line each would let a flood fill the log.
+		s.log.Debug("feed transfer", args...)
 		return
 	}
 	s.log.Info("feed transfer", args...)
@@ -735,7 +872,16 @@ func (s *Server) badTSIG(w dns.ResponseWriter, r *dns.Msg, t *dns.TSIG, err erro
 		return
 	}
 	_, _ = w.Write(buf)
-	s.log.Info("feed query with a bad signature refused", "key", strings.TrimSuffix(t.Hdr.Name, "."), "tsig_error", dns.RcodeToString[code])
+	host := w.RemoteAddr().String()
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	// Rate-limited like other refusals (anyone can send a query with a made-up signature), on
+	// its own per address: a bad key and a missing one are different mistakes to report.
+	if !s.mayLogRefusal("tsig " + host) {
+		return
+	}
+	s.log.Info("feed query with a bad signature refused", "from", host, "key", strings.TrimSuffix(t.Hdr.Name, "."), "tsig_error", dns.RcodeToString[code])
 }
 
 // maxMessage is the size (uncompressed) at which a transfer message is closed.

@@ -73,6 +73,10 @@ type PolicySubscriber struct {
 	mu   sync.Mutex
 	cur  *Policy
 	etag string // the manifest's, once its policy was taken or found current
+	// serial and generated are the newest manifest taken or found current (checkReplay); kept
+	// in memory only, so a restart takes any validly signed manifest first.
+	serial    int64
+	generated time.Time
 }
 
 // NewPolicy checks the options and reads the last good copy from Dir, if any.
@@ -153,12 +157,19 @@ func (p *PolicySubscriber) Refresh(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err // never trust profiles from an unsigned manifest
 	}
+	p.mu.Lock()
+	heldSerial, heldGen := p.serial, p.generated
+	p.mu.Unlock()
+	if err := checkReplay(m, heldSerial, heldGen); err != nil {
+		return false, err // old profiles replayed: a family's changed restrictions would go back
+	}
 	f := m.File(httpfeed.PolicyFile)
 	if f == nil {
 		return false, fmt.Errorf("the manifest of serial %d lists no %s (does the control node publish its profiles?)", m.Serial, httpfeed.PolicyFile)
 	}
 	if cur != nil && cur.Digest == f.SHA256 {
 		p.setETag(tag) // the list moved, the profiles did not
+		p.setSeen(m)
 		return false, nil
 	}
 	data, _, _, err := p.get(ctx, httpfeed.PolicyFile, "")
@@ -185,11 +196,21 @@ func (p *PolicySubscriber) Refresh(ctx context.Context) (bool, error) {
 	p.mu.Lock()
 	p.cur, p.etag = np, tag
 	p.mu.Unlock()
+	p.setSeen(m)
 	p.log.Info("profiles from the control node updated", "digest", np.Digest, "profiles", len(doc.Profiles), "default_profile", doc.DefaultProfile)
 	if p.o.OnChange != nil {
 		p.o.OnChange(np)
 	}
 	return true, nil
+}
+
+// setSeen records m as the newest manifest taken, unless a newer one was.
+func (p *PolicySubscriber) setSeen(m *httpfeed.Manifest) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if m.Generated.After(p.generated) || m.Serial > p.serial {
+		p.serial, p.generated = m.Serial, m.Generated
+	}
 }
 
 func (p *PolicySubscriber) setETag(t string) {

@@ -41,25 +41,48 @@ func (s *Subscriber) transfer(ctx context.Context, q *dns.Msg) ([]dns.RR, error)
 	defer conn.Close()
 	dl, _ := ctx.Deadline()
 	tr := &dns.Transfer{Conn: &dns.Conn{Conn: conn}, TsigSecret: s.tsig(q), DialTimeout: time.Until(dl), ReadTimeout: time.Until(dl), WriteTimeout: time.Until(dl)}
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
+	// Closed, not given a deadline: dns.Transfer sets a fresh read deadline (ReadTimeout from
+	// now) before each message, so a deadline would not stop a primary that keeps sending.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	ch, err := tr.In(q, s.src.Host)
 	if err != nil {
-		return nil, err
+		return nil, explainXfr(err)
 	}
 	var rrs []dns.RR
 	for env := range ch {
 		if env.Error != nil {
 			for range ch {
 			}
-			return nil, env.Error
+			return nil, explainXfr(env.Error)
 		}
 		rrs = append(rrs, env.RR...)
+		if len(rrs) > s.o.MaxRecords {
+			// A hostile or broken primary streaming without end would otherwise fill the memory
+			// within the transfer's timeout. Closing the connection ends the stream.
+			conn.Close()
+			for range ch {
+			}
+			return nil, fmt.Errorf("more than %d records: refused (a zone this large is not a network list; the copy held is kept)", s.o.MaxRecords)
+		}
 	}
 	if len(rrs) == 0 {
 		return nil, fmt.Errorf("empty transfer")
 	}
 	return rrs, nil
+}
+
+// explainXfr adds what an operator should check to the library's terse transfer errors.
+func explainXfr(err error) error {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, dns.ErrAuth), errors.Is(err, dns.ErrSig), errors.Is(err, dns.ErrSecret),
+		strings.Contains(msg, "bad xfr rcode: 9"):
+		return fmt.Errorf("%w (TSIG refused: tsig_name and tsig_secret must be a member's name and secret in the publisher's feed.members)", err)
+	case strings.Contains(msg, "bad xfr rcode: 5"):
+		return fmt.Errorf("%w (the publisher REFUSED the transfer: is the zone name in source the publisher's feed.zone, and is this node a member, by key or by address?)", err)
+	}
+	return err
 }
 
 // refreshRPZ returns the new copy, or nil when the copy held is current.
@@ -278,6 +301,33 @@ func listOf(serial int64, recs map[string]uint8) *List {
 	return &List{Serial: serial, Records: recs, Cats: map[string]map[string]string{RPZCategory: names}}
 }
 
+// notifyGap is the least time between two refreshes asked for by NOTIFY: anyone who can
+// reach listen_notify can send one (unsigned NOTIFY is accepted, as the primary sends it to
+// members without a key), and each would otherwise make this node ask the primary again at
+// once. A NOTIFY within the gap is not lost: it refreshes when the gap ends.
+const notifyGap = 2 * time.Second
+
+// kickNotify kicks at most once per notifyGap.
+func (s *Subscriber) kickNotify() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	if wait := s.notifyAt.Add(notifyGap).Sub(now); wait > 0 {
+		if !s.notifyDue {
+			s.notifyDue = true
+			time.AfterFunc(wait, func() {
+				s.mu.Lock()
+				s.notifyDue, s.notifyAt = false, time.Now()
+				s.mu.Unlock()
+				s.Kick()
+			})
+		}
+		return
+	}
+	s.notifyAt = now
+	s.Kick()
+}
+
 // listenNotify accepts NOTIFY for the zone on UDP and TCP at ListenNotify: each refreshes at
 // once. The transfer that follows is what is trusted (signed), so a NOTIFY only says "ask now".
 func (s *Subscriber) listenNotify() error {
@@ -309,7 +359,7 @@ func (s *Subscriber) listenNotify() error {
 		}
 		_ = w.WriteMsg(out)
 		s.log.Debug("subscribed zone: NOTIFY received", "from", w.RemoteAddr().String())
-		s.Kick()
+		s.kickNotify()
 	})}
 	s.notify = append(s.notify, srv)
 	go func() { _ = srv.ActivateAndServe() }()

@@ -56,6 +56,9 @@ type List struct {
 	Records map[string]uint8 `json:"rpz_records,omitempty"`
 	// Digest is the sha256 of an https copy's all.json (its ETag).
 	Digest string `json:"digest,omitempty"`
+	// Generated is when an https copy's manifest was signed: an older manifest of a lower
+	// serial is a replay and refused (refreshHTTP).
+	Generated time.Time `json:"generated,omitzero"`
 	// Gen is each category's generation: it changes only when that category's set does, so a
 	// consumer rebuilds only the categories whose Gen moved.
 	Gen map[string]uint64 `json:"-"`
@@ -73,6 +76,9 @@ type Options struct {
 	HTTPClient *http.Client
 	// Timeout of one transfer (default 60s).
 	Timeout time.Duration
+	// MaxRecords bounds the records of one RPZ transfer (default 8M: a zone of 4M names, four
+	// times the largest list measured).
+	MaxRecords int
 }
 
 // Subscriber follows one source.
@@ -91,6 +97,9 @@ type Subscriber struct {
 
 	kick   chan struct{}
 	notify []*dns.Server
+	// notifyAt is when NOTIFY last kicked a refresh; notifyDue: one is scheduled (s.mu).
+	notifyAt  time.Time
+	notifyDue bool
 	// notifyAddr receives the bound NOTIFY listener address once Run started it (tests).
 	notifyAddr chan string
 }
@@ -106,6 +115,9 @@ func New(o Options) (*Subscriber, error) {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = time.Minute
+	}
+	if o.MaxRecords <= 0 {
+		o.MaxRecords = 8 << 20
 	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 30 * time.Second}

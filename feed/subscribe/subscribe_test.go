@@ -214,9 +214,22 @@ func TestRPZWrongTSIG(t *testing.T) {
 	before := hotline(bad.Current())
 	if _, err := bad.Refresh(t.Context()); err == nil {
 		t.Fatal("a transfer with the wrong TSIG secret succeeded")
+	} else if !strings.Contains(err.Error(), "tsig_name and tsig_secret") {
+		t.Errorf("the error does not say what to check: %v", err)
 	}
 	if got := hotline(bad.Current()); !maps.Equal(got, before) || len(got) != 1 {
 		t.Errorf("copy after a bad TSIG: %v, want %v", got, before)
+	}
+	// Another zone name than the publisher's: REFUSED, and the error says what to check.
+	s2, err := New(Options{
+		Subscribe: config.Subscribe{Source: "rpz://" + p.Addrs()[0].TCP + "/rpz.other.test.", TSIGName: testKey, TSIGSecret: testSecret, Refresh: time.Hour},
+		Logger:    testLog(t), Timeout: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s2.Refresh(t.Context()); err == nil || !strings.Contains(err.Error(), "zone name") {
+		t.Errorf("a wrong zone name: %v, want an error naming the zone name", err)
 	}
 }
 
