@@ -4,8 +4,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode"
 
 	"github.com/kidshield/kidshield/auth"
 )
@@ -101,7 +103,7 @@ func tokenCmd(args []string, stdout, stderr io.Writer) int {
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tNAME\tSCOPES\tCREATED\tLAST USED\tREVOKED")
 		for _, t := range ts {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, strings.Join(t.Scopes, ","), t.Created.UTC().Format("2006-01-02"),
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", t.ID, printable(t.Name), strings.Join(t.Scopes, ","), t.Created.UTC().Format("2006-01-02"),
 				dateOrDash(t.LastUsed.IsZero(), t.LastUsed.UTC().Format("2006-01-02 15:04")), dateOrDash(t.Revoked.IsZero(), t.Revoked.UTC().Format("2006-01-02 15:04")))
 		}
 		tw.Flush()
@@ -119,4 +121,14 @@ func dateOrDash(zero bool, s string) string {
 		return "-"
 	}
 	return s
+}
+
+// printable keeps a name made on the web page from writing control characters (terminal escape
+// sequences) to the administrator's terminal: they are shown as \u escapes.
+func printable(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	q := strconv.QuoteToASCII(s)
+	return q[1 : len(q)-1]
 }

@@ -56,3 +56,12 @@ func TestTokenCommand(t *testing.T) {
 		}
 	}
 }
+
+func TestTokenListPrintable(t *testing.T) {
+	if got := printable("isp \x1b[31mred"); strings.ContainsRune(got, 0x1b) || !strings.Contains(got, `\x1b`) {
+		t.Errorf("printable kept the escape: %q", got)
+	}
+	if got := printable("Viettel – máy chủ"); got != "Viettel – máy chủ" {
+		t.Errorf("printable changed a plain name: %q", got)
+	}
+}
