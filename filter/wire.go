@@ -159,6 +159,17 @@ func parseQuery(msg []byte, q *query) error {
 		if off+11+rdlen != len(msg) {
 			return errUnusual
 		}
+		// The options must tile the RDATA exactly (code, length, data): a malformed one goes to
+		// the full parser, which refuses it, rather than being answered here.
+		for o := off + 11; o < len(msg); {
+			if o+4 > len(msg) {
+				return errUnusual
+			}
+			o += 4 + int(binary.BigEndian.Uint16(msg[o+2:]))
+			if o > len(msg) {
+				return errUnusual
+			}
+		}
 	} else if off != len(msg) {
 		return errUnusual
 	}
