@@ -37,6 +37,7 @@ type Config struct {
 	Admin          Admin         `yaml:"admin"`
 	Store          Store         `yaml:"store"`
 	Hotline        Hotline       `yaml:"hotline"`
+	Scanner        Scanner       `yaml:"scanner"`
 	Feed           Feed          `yaml:"feed"`
 	Subscribe      Subscribe     `yaml:"subscribe"`
 	// Roles are what this node runs: "filter" (DNS, DoH, the policy and lists, the

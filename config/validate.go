@@ -290,6 +290,7 @@ func (c *Config) validate() Errors {
 		add("stats.queue_size", "must not be negative")
 	}
 	c.Hotline.validate(add)
+	c.Scanner.validate(add)
 	c.Feed.validate(add)
 	if len(c.Roles) > 0 {
 		if _, err := RoleSet(c.Roles); err != nil {

@@ -50,6 +50,20 @@ type Options struct {
 	OnListChange func()
 	// NoticeSigner signs takedown notices (LoadNoticeSigner); without it notices cannot be sent.
 	NoticeSigner *NoticeSigner
+	// OnReport is called after a new report with URLs is committed (not for a replayed one),
+	// so the scanner can queue its URLs. It must not block for long: it runs on the request.
+	OnReport func(ctx context.Context, r ReportEvent)
+}
+
+// ReportEvent is what OnReport receives: the committed report's case and its URLs, as given
+// and canonical (the canonical form is a dedup key, not always the address to fetch: it may
+// have turned http into https).
+type ReportEvent struct {
+	CaseID    int64
+	CaseRef   string
+	ReportRef string
+	URLs      []store.ReportURL
+	Duplicate bool // the report joined an open case
 }
 
 // Service is the hotline's domain API: every page, the JSON API and the jobs go through it.
@@ -164,6 +178,12 @@ func (s *Service) Submit(ctx context.Context, sub Submission, by Actor) (Receipt
 		return Receipt{}, fmt.Errorf("hotline: submit: %w", err)
 	}
 	rc := Receipt{Ref: res.ReportRef, StatusCode: formatCode(code), Emergency: sub.DangerNow, Replayed: res.Replayed}
+	if s.o.OnReport != nil && !res.Replayed && len(urls) > 0 {
+		ev := ReportEvent{CaseID: res.CaseID, CaseRef: res.CaseRef, ReportRef: res.ReportRef, URLs: urls, Duplicate: res.Duplicate}
+		// The report is committed whatever happens to the hook, which must not be cut short by
+		// a reporter who closes the page.
+		s.o.OnReport(context.WithoutCancel(ctx), ev)
+	}
 	if res.Replayed {
 		rc.StatusCode = ""
 	}

@@ -51,11 +51,15 @@ func (a *app) startHotline(ctx context.Context, bg *sync.WaitGroup, clock func()
 	if err != nil {
 		return nil, nil, err
 	}
+	scan := a.newScanHook()
 	a.hotline = hotline.New(hotline.Options{
 		Store: a.st, Sealer: keys, ClientKey: clientKey, Now: clock, Logger: a.log,
 		Config:       func() *config.Hotline { return &a.cfg().Hotline },
-		OnListChange: a.netListChanged, NoticeSigner: signer,
+		OnListChange: a.netListChanged, NoticeSigner: signer, OnReport: scan.onReport,
 	})
+	if err := scan.start(ctx, bg, clock, a.hotline); err != nil {
+		return nil, nil, err
+	}
 	routes := append(am.Routes(a.views), ui.New(a.hotline, a.views, a.log).Routes()...)
 	bg.Add(1)
 	go func() { defer bg.Done(); a.hotlineJobs(ctx, clock, am) }()

@@ -97,6 +97,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "%s: ok\n", args[1])
 		checkPolicyNote(stdout, args[1], c)
+		checkScannerNote(stdout, args[1], c)
 		return 0
 	case "user":
 		return userCmd(args[1:], os.Stdin, stdout, stderr)

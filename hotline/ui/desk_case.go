@@ -96,6 +96,42 @@ type deskCaseData struct {
 	AgeBands  []string
 	Severity  []int
 	Prios     []int
+	// Scans are the automatic scans of the case's URLs: suggestions, newest first.
+	Scans []deskScan
+}
+
+// deskScan is one scan result as the case page shows it: labels translated, scores rounded.
+// It never carries images; an analyst opens media only through the blurred attachment view.
+type deskScan struct {
+	store.ScanResult
+	Fetched  time.Time // local
+	Top      string    // the suggestion's category, translated ("" when the scan failed)
+	TopKey   string
+	TopScore string
+	Reasons  []deskScanReason
+}
+
+type deskScanReason struct {
+	Category, Rule, Evidence string
+}
+
+// deskScans prepares a case's scan results for the page.
+func deskScans(cat i18n.Catalog, rs []store.ScanResult) []deskScan {
+	out := make([]deskScan, 0, len(rs))
+	for _, r := range rs {
+		ds := deskScan{ScanResult: r, Fetched: deskLocal(r.Fetched)}
+		if top := r.Suggestion.Top; top != "" {
+			ds.TopKey, ds.Top = top, deskT(cat, "scan.cat."+top, top)
+			if sc, ok := r.Suggestion.Scores[top]; ok && top != "clean" {
+				ds.TopScore = strconv.FormatFloat(sc, 'f', 2, 64)
+			}
+		}
+		for _, re := range r.Suggestion.Reasons {
+			ds.Reasons = append(ds.Reasons, deskScanReason{Category: deskT(cat, "scan.cat."+re.Category, re.Category), Rule: re.Rule, Evidence: re.Evidence})
+		}
+		out = append(out, ds)
+	}
+	return out
 }
 
 func (u *UI) deskCase(w http.ResponseWriter, r *http.Request) {
@@ -219,6 +255,12 @@ func (u *UI) deskShowCase(w http.ResponseWriter, r *http.Request, o deskCaseOpts
 		d.History = append(d.History, deskEntry{Time: e.Captured, Kind: cat.T("desk.event.evidence"), Evidence: e})
 	}
 	sort.SliceStable(d.History, func(i, j int) bool { return d.History[i].Time.Before(d.History[j].Time) })
+	scans, err := st.CaseScanResults(ctx, id)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	d.Scans = deskScans(cat, scans)
 	if d.AnyMedia {
 		// Welfare: how many screenshots this analyst opened today, shown beside the reveal
 		// buttons so nobody drifts past their limit unnoticed.

@@ -104,6 +104,21 @@ func New(opts Options) (*Client, error) {
 	return newClient(opts, nil)
 }
 
+// loopbackForTests is the only relaxation of the guard outside this package's tests: the
+// loopback addresses 127.0.0.0/8 and ::1, and nothing else (10/8, 169.254/16, fc00::/7 and the
+// rest stay refused).
+var loopbackForTests = []string{"127.0.0.0/8", "::1/128"}
+
+// NewAllowingLoopbackForTests is New with loopback addresses allowed. DANGEROUS: a scanner
+// that can reach 127.0.0.1 can reach every service listening on the host it runs on (admin
+// pages, metrics, the database) on behalf of whoever submits a URL. It exists for end-to-end
+// tests that run a test site on loopback against the real binary, which reaches it only
+// through a configuration key named and documented as unsafe
+// (scanner.allow_loopback_for_tests); no production deployment may use it.
+func NewAllowingLoopbackForTests(opts Options) (*Client, error) {
+	return newClient(opts, loopbackForTests)
+}
+
 func newClient(opts Options, allow []string) (*Client, error) {
 	if opts.UserAgent == "" {
 		opts.UserAgent = DefaultUserAgent

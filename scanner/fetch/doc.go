@@ -33,5 +33,8 @@
 // status and connected address, the kept headers, the time, the SHA-256 of the bytes).
 //
 // The allowance that lets tests reach loopback servers is an unexported argument that only
-// the package's own tests pass; New has no way to relax the guard.
+// the package's own tests pass; New has no way to relax the guard. The one exported exception,
+// NewAllowingLoopbackForTests, opens loopback (127.0.0.0/8 and ::1) and nothing else, for
+// end-to-end tests of the real binary; it is dangerous in production and reached only through
+// a configuration key that says so.
 package fetch

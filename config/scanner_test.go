@@ -1,0 +1,68 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestScannerDefaults(t *testing.T) {
+	v := Default().Scanner.Settings()
+	if !v.Enabled || v.Workers != 2 || v.PerHost != 2 || v.MaxImages != 20 || v.MaxAttempts != 5 || v.Timeout != 30*time.Second ||
+		v.MaxPageBytes != 10<<20 || v.MaxImageBytes != 20<<20 || v.TextThreshold != 0.8 || v.UserAgentURL != DefaultScannerUserAgentURL ||
+		v.AllowLoopbackForTests {
+		t.Fatalf("defaults: %+v", v)
+	}
+	if w := Default().Scanner.Warnings(); len(w) != 0 {
+		t.Fatalf("default warnings: %v", w)
+	}
+}
+
+func TestScannerParse(t *testing.T) {
+	c, err := Parse([]byte(`scanner:
+  enabled: false
+  workers: 4
+  per_host: 1
+  user_agent_url: https://hotline.example.vn/scanner
+  hash_lists: [/etc/kidshield/known.pdq]
+  timeout: 10s
+  max_images: 5
+  text_threshold: 0.9
+  allow_loopback_for_tests: true
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := c.Scanner.Settings()
+	if v.Enabled || v.Workers != 4 || v.PerHost != 1 || v.UserAgentURL != "https://hotline.example.vn/scanner" || len(v.HashLists) != 1 ||
+		v.Timeout != 10*time.Second || v.MaxImages != 5 || v.TextThreshold != 0.9 || !v.AllowLoopbackForTests {
+		t.Fatalf("parsed: %+v", v)
+	}
+	if w := c.Scanner.Warnings(); len(w) != 1 || !strings.Contains(w[0], "allow_loopback_for_tests") {
+		t.Fatalf("warnings: %v", w)
+	}
+}
+
+func TestScannerInvalid(t *testing.T) {
+	for _, tc := range []struct{ yaml, field string }{
+		{"workers: -1", "scanner.workers"},
+		{"workers: 65", "scanner.workers"},
+		{"per_host: 17", "scanner.per_host"},
+		{"user_agent_url: ftp://x.vn/", "scanner.user_agent_url"},
+		{"user_agent_url: 'https://x.vn/a b'", "scanner.user_agent_url"},
+		{"hash_lists: ['']", "scanner.hash_lists[0]"},
+		{"timeout: 100ms", "scanner.timeout"},
+		{"max_page_bytes: 10", "scanner.max_page_bytes"},
+		{"max_image_bytes: 1000000000", "scanner.max_image_bytes"},
+		{"max_images: 201", "scanner.max_images"},
+		{"max_attempts: 51", "scanner.max_attempts"},
+		{"ports: [70000]", "scanner.ports[0]"},
+		{"text_threshold: 1.5", "scanner.text_threshold"},
+		{"unknown_key: 1", "unknown_key"},
+	} {
+		_, err := Parse([]byte("scanner:\n  " + tc.yaml + "\n"))
+		if err == nil || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%s: got %v, want an error naming %s", tc.yaml, err, tc.field)
+		}
+	}
+}
