@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -43,6 +44,44 @@ type Scanner struct {
 	// of the private ranges). UNSAFE, FOR TESTS ONLY: a scanner that reaches loopback lets
 	// anyone who submits a URL reach the services on the scanner's own host.
 	AllowLoopbackForTests bool `yaml:"allow_loopback_for_tests"`
+	// RecheckEvery is how often the URLs of takedown notices awaiting removal are re-checked
+	// (default 1h; between 1s and 7 days).
+	RecheckEvery time.Duration `yaml:"recheck_every"`
+	// RecheckRemovedFor is how long after a removal the URLs are still re-checked to see the
+	// content come back (default 720h, 30 days; between 1h and 366 days).
+	RecheckRemovedFor time.Duration `yaml:"recheck_removed_for"`
+	// Sources are the monitored feeds and sitemaps: polled every Every (robots.txt honoured),
+	// their new items scanned, and those with a known-hash match or a category past its
+	// threshold put in the analysts' suggestions queue.
+	Sources []ScannerSource `yaml:"sources"`
+}
+
+// ScannerSource is one monitored source.
+type ScannerSource struct {
+	// Name identifies the source in the suggestions queue (letters, digits, '-', '_', '.';
+	// unique; at most 64 characters). Renaming a source forgets which items it has seen.
+	Name string `yaml:"name"`
+	// URL of the feed or sitemap (http or https).
+	URL string `yaml:"url"`
+	// Kind is rss, atom, sitemap or auto (default: auto, from the document's root element).
+	Kind string `yaml:"kind"`
+	// Every is the polling interval (default 1h; between 1s and 7 days).
+	Every time.Duration `yaml:"every"`
+}
+
+// ScannerSourceKinds are the values of scanner.sources[].kind.
+var ScannerSourceKinds = []string{"auto", "rss", "atom", "sitemap"}
+
+// WithDefaults returns the source with its kind and interval filled in.
+func (s ScannerSource) WithDefaults() ScannerSource {
+	s.Name, s.URL, s.Kind = strings.TrimSpace(s.Name), strings.TrimSpace(s.URL), strings.ToLower(strings.TrimSpace(s.Kind))
+	if s.Kind == "" {
+		s.Kind = "auto"
+	}
+	if s.Every == 0 {
+		s.Every = time.Hour
+	}
+	return s
 }
 
 // ScannerSettings is a Scanner with every default filled in.
@@ -57,6 +96,9 @@ type ScannerSettings struct {
 	Ports                       []int
 	TextThreshold               float64
 	AllowLoopbackForTests       bool
+	RecheckEvery                time.Duration
+	RecheckRemovedFor           time.Duration
+	Sources                     []ScannerSource
 }
 
 // DefaultScannerUserAgentURL is the page named in the User-Agent when the operator names none.
@@ -69,7 +111,10 @@ func (s Scanner) Settings() ScannerSettings {
 		Enabled: s.Enabled == nil || *s.Enabled, Workers: s.Workers, PerHost: s.PerHost, UserAgentURL: strings.TrimSpace(s.UserAgentURL),
 		HashLists: s.HashLists, Timeout: s.Timeout, MaxPageBytes: s.MaxPageBytes, MaxImageBytes: s.MaxImageBytes,
 		MaxImages: s.MaxImages, MaxAttempts: s.MaxAttempts, Ports: s.Ports, TextThreshold: s.TextThreshold,
-		AllowLoopbackForTests: s.AllowLoopbackForTests,
+		AllowLoopbackForTests: s.AllowLoopbackForTests, RecheckEvery: s.RecheckEvery, RecheckRemovedFor: s.RecheckRemovedFor,
+	}
+	for _, src := range s.Sources {
+		out.Sources = append(out.Sources, src.WithDefaults())
 	}
 	def := func(v *int, d int) {
 		if *v == 0 {
@@ -91,6 +136,12 @@ func (s Scanner) Settings() ScannerSettings {
 	}
 	if out.TextThreshold == 0 {
 		out.TextThreshold = 0.8
+	}
+	if out.RecheckEvery == 0 {
+		out.RecheckEvery = time.Hour
+	}
+	if out.RecheckRemovedFor == 0 {
+		out.RecheckRemovedFor = 30 * 24 * time.Hour
 	}
 	if out.UserAgentURL == "" {
 		out.UserAgentURL = DefaultScannerUserAgentURL
@@ -146,7 +197,44 @@ func (s *Scanner) validate(add func(field, format string, args ...any)) {
 			add(fmt.Sprintf("scanner.ports[%d]", i), "port %d out of range", p)
 		}
 	}
+	if v.RecheckEvery < time.Second || v.RecheckEvery > 7*24*time.Hour {
+		add("scanner.recheck_every", "must be between 1s and 168h, got %s", v.RecheckEvery)
+	}
+	if v.RecheckRemovedFor < time.Hour || v.RecheckRemovedFor > 366*24*time.Hour {
+		add("scanner.recheck_removed_for", "must be between 1h and 8784h (366 days), got %s", v.RecheckRemovedFor)
+	}
+	names := map[string]bool{}
+	for i, src := range v.Sources {
+		f := fmt.Sprintf("scanner.sources[%d]", i)
+		if !validSourceName(src.Name) {
+			add(f+".name", "must be 1 to 64 letters, digits, '-', '_' or '.', got %s", quote(src.Name))
+		} else if names[src.Name] {
+			add(f+".name", "%s is already the name of another source", quote(src.Name))
+		}
+		names[src.Name] = true
+		if u, err := url.Parse(src.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+			add(f+".url", "must be an http(s) URL without credentials, got %s", quote(src.URL))
+		}
+		if !slices.Contains(ScannerSourceKinds, src.Kind) {
+			add(f+".kind", "must be one of %v, got %s", ScannerSourceKinds, quote(src.Kind))
+		}
+		if src.Every < time.Second || src.Every > 7*24*time.Hour {
+			add(f+".every", "must be between 1s and 168h, got %s", src.Every)
+		}
+	}
 	if v.TextThreshold <= 0 || v.TextThreshold > 1 {
 		add("scanner.text_threshold", "must be more than 0 and at most 1, got %g", s.TextThreshold)
 	}
+}
+
+func validSourceName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
 }

@@ -10,7 +10,7 @@ func TestScannerDefaults(t *testing.T) {
 	v := Default().Scanner.Settings()
 	if !v.Enabled || v.Workers != 2 || v.PerHost != 2 || v.MaxImages != 20 || v.MaxAttempts != 5 || v.Timeout != 30*time.Second ||
 		v.MaxPageBytes != 10<<20 || v.MaxImageBytes != 20<<20 || v.TextThreshold != 0.8 || v.UserAgentURL != DefaultScannerUserAgentURL ||
-		v.AllowLoopbackForTests {
+		v.AllowLoopbackForTests || v.RecheckEvery != time.Hour || v.RecheckRemovedFor != 30*24*time.Hour {
 		t.Fatalf("defaults: %+v", v)
 	}
 	if w := Default().Scanner.Warnings(); len(w) != 0 {
@@ -29,13 +29,16 @@ func TestScannerParse(t *testing.T) {
   max_images: 5
   text_threshold: 0.9
   allow_loopback_for_tests: true
+  recheck_every: 2s
+  recheck_removed_for: 48h
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
 	v := c.Scanner.Settings()
 	if v.Enabled || v.Workers != 4 || v.PerHost != 1 || v.UserAgentURL != "https://hotline.example.vn/scanner" || len(v.HashLists) != 1 ||
-		v.Timeout != 10*time.Second || v.MaxImages != 5 || v.TextThreshold != 0.9 || !v.AllowLoopbackForTests {
+		v.Timeout != 10*time.Second || v.MaxImages != 5 || v.TextThreshold != 0.9 || !v.AllowLoopbackForTests ||
+		v.RecheckEvery != 2*time.Second || v.RecheckRemovedFor != 48*time.Hour {
 		t.Fatalf("parsed: %+v", v)
 	}
 	if w := c.Scanner.Warnings(); len(w) != 1 || !strings.Contains(w[0], "allow_loopback_for_tests") {
@@ -58,9 +61,45 @@ func TestScannerInvalid(t *testing.T) {
 		{"max_attempts: 51", "scanner.max_attempts"},
 		{"ports: [70000]", "scanner.ports[0]"},
 		{"text_threshold: 1.5", "scanner.text_threshold"},
+		{"recheck_every: 500ms", "scanner.recheck_every"},
+		{"recheck_every: 200h", "scanner.recheck_every"},
+		{"recheck_every: -1s", "scanner.recheck_every"},
+		{"recheck_removed_for: 30m", "scanner.recheck_removed_for"},
+		{"recheck_removed_for: 9000h", "scanner.recheck_removed_for"},
 		{"unknown_key: 1", "unknown_key"},
 	} {
 		_, err := Parse([]byte("scanner:\n  " + tc.yaml + "\n"))
+		if err == nil || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%s: got %v, want an error naming %s", tc.yaml, err, tc.field)
+		}
+	}
+}
+
+func TestScannerSources(t *testing.T) {
+	c, err := Parse([]byte(`scanner:
+  sources:
+    - {name: bao-a, url: "https://bao-a.example.vn/rss"}
+    - {name: map.b, url: "http://b.example.vn/sitemap.xml", kind: Sitemap, every: 30m}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := c.Scanner.Settings()
+	if len(v.Sources) != 2 || v.Sources[0].Kind != "auto" || v.Sources[0].Every != time.Hour || v.Sources[1].Kind != "sitemap" ||
+		v.Sources[1].Every != 30*time.Minute {
+		t.Fatalf("sources: %+v", v.Sources)
+	}
+	for _, tc := range []struct{ yaml, field string }{
+		{`[{name: "", url: "https://a.vn/"}]`, "scanner.sources[0].name"},
+		{`[{name: "a b", url: "https://a.vn/"}]`, "scanner.sources[0].name"},
+		{`[{name: a, url: "https://a.vn/"}, {name: a, url: "https://b.vn/"}]`, "scanner.sources[1].name"},
+		{`[{name: a, url: "ftp://a.vn/"}]`, "scanner.sources[0].url"},
+		{`[{name: a, url: "https://u:p@a.vn/"}]`, "scanner.sources[0].url"},
+		{`[{name: a, url: "https://a.vn/", kind: json}]`, "scanner.sources[0].kind"},
+		{`[{name: a, url: "https://a.vn/", every: 100ms}]`, "scanner.sources[0].every"},
+		{`[{name: a, url: "https://a.vn/", every: 200h}]`, "scanner.sources[0].every"},
+	} {
+		_, err := Parse([]byte("scanner:\n  sources: " + tc.yaml + "\n"))
 		if err == nil || !strings.Contains(err.Error(), tc.field) {
 			t.Errorf("%s: got %v, want an error naming %s", tc.yaml, err, tc.field)
 		}

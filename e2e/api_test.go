@@ -318,6 +318,11 @@ var routes = []route{
 	{method: "POST", pattern: "/desk/cases/{id}/note", access: staffCase, path: "/desk/cases/{case}/note"},
 	{method: "POST", pattern: "/desk/cases/{id}/evidence", access: staffCase, path: "/desk/cases/{case}/evidence"},
 	{method: "GET", pattern: "/desk/attachments/{id}", access: staffCase, path: "/desk/attachments/999999"},
+	// The scanner's suggestions from monitored sources (hotline/ui/suggest.go). None exists:
+	// the decisions answer 404 to the roles they admit.
+	{method: "GET", pattern: "/desk/suggestions", access: staffCase, path: "/desk/suggestions", want: 200},
+	{method: "POST", pattern: "/desk/suggestions/{id}/open", access: staffCase, path: "/desk/suggestions/999999/open"},
+	{method: "POST", pattern: "/desk/suggestions/{id}/dismiss", access: staffCase, path: "/desk/suggestions/999999/dismiss"},
 	{method: "GET", pattern: "/desk/stats", access: staffStats, path: "/desk/stats", want: 200},
 	{method: "GET", pattern: "/desk/stats.csv", access: staffStats, path: "/desk/stats.csv", want: 200},
 

@@ -22,13 +22,19 @@ type Outcome struct {
 	Suggestion   classify.Result
 	Matches      []store.ScanMatch
 	ImagesHashed int
+	Title        string // the page's title, for HTML
 }
 
 // Scan fetches rawURL as a reported URL (robots.txt does not apply: this is one page for
 // review, not crawling), classifies its text and matches its images' PDQ hashes against the
 // known hashes. A page that is itself an image is hashed too. Nothing is recorded.
 func (s *Service) Scan(ctx context.Context, rawURL string) (*Outcome, error) {
-	c, err := s.o.Client.Fetch(ctx, rawURL, fetch.FetchOptions{Monitor: false})
+	return s.scan(ctx, rawURL, false)
+}
+
+// scan is Scan; monitor honours robots.txt (monitored sources), for the page and its images.
+func (s *Service) scan(ctx context.Context, rawURL string, monitor bool) (*Outcome, error) {
+	c, err := s.o.Client.Fetch(ctx, rawURL, fetch.FetchOptions{Monitor: monitor})
 	if err != nil {
 		return nil, err
 	}
@@ -38,13 +44,14 @@ func (s *Service) Scan(ctx context.Context, rawURL string) (*Outcome, error) {
 	switch {
 	case c.IsHTML():
 		page := fetch.ExtractCapture(c, fetch.ExtractLimits{MaxImages: s.o.MaxImages})
+		out.Title = page.Title
 		out.Suggestion = s.clf.Classify(strings.TrimSpace(page.Title + "\n" + page.Text))
 		imgs := page.Images
 		if len(imgs) > s.o.MaxImages {
 			imgs = imgs[:s.o.MaxImages]
 		}
 		if len(imgs) > 0 {
-			images = s.o.Client.FetchImages(ctx, imgs, false)
+			images = s.o.Client.FetchImages(ctx, imgs, monitor)
 		}
 	case pdq.Sniff(c.Body) != "":
 		images = []fetch.ImageResult{{URL: c.FinalURL, Capture: c}}

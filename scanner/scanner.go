@@ -77,6 +77,16 @@ type Options struct {
 	// once.
 	Poll    time.Duration
 	Backoff store.ScanBackoff
+	// RecheckEvery is how often the URLs of open takedown notices are queued for a re-check
+	// (default 1h; negative: never, for tests that queue them with EnqueueRechecks).
+	RecheckEvery time.Duration
+	// RecheckRemovedFor is how long after a removal a notice's URLs are still re-checked to see
+	// the content come back (default 30 days).
+	RecheckRemovedFor time.Duration
+	// RemovalMarkers are the platforms' removal texts (nil: DefaultRemovalMarkers).
+	RemovalMarkers []RemovalMarker
+	// Sources are the monitored feeds and sitemaps (monitor.go).
+	Sources []Source
 	// Owner names this node in leases (default host name and a random suffix).
 	Owner  string
 	Now    func() time.Time
@@ -89,6 +99,8 @@ type Service struct {
 	clf   *classify.Classifier
 	known atomic.Pointer[Known]
 	wake  chan struct{}
+	// markers are the platforms' removal texts (re-checks).
+	markers []RemovalMarker
 }
 
 // New returns a Service; Run starts its workers.
@@ -117,6 +129,12 @@ func New(o Options) (*Service, error) {
 	if o.Poll <= 0 {
 		o.Poll = 2 * time.Second
 	}
+	if o.RecheckEvery == 0 {
+		o.RecheckEvery = time.Hour
+	}
+	if o.RecheckRemovedFor <= 0 {
+		o.RecheckRemovedFor = 30 * 24 * time.Hour
+	}
 	if o.Backoff.Base <= 0 {
 		o.Backoff = store.DefaultScanBackoff
 	}
@@ -132,7 +150,10 @@ func New(o Options) (*Service, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{o: o, clf: o.Classifier, wake: make(chan struct{}, o.Workers)}
+	s := &Service{o: o, clf: o.Classifier, wake: make(chan struct{}, o.Workers), markers: o.RemovalMarkers}
+	if s.markers == nil {
+		s.markers = DefaultRemovalMarkers
+	}
 	if s.clf == nil {
 		c, err := classify.New(nil)
 		if err != nil {
@@ -211,9 +232,24 @@ func FetchURL(u store.ReportURL) string {
 	return u.Canonical
 }
 
-// Run runs the workers until ctx ends.
+// Run runs the workers, queues the notice re-checks every RecheckEvery and the sources' polls
+// every source's Every, until ctx ends.
 func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
+	if s.o.RecheckEvery > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.recheckLoop(ctx)
+		}()
+	}
+	if len(s.o.Sources) > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.monitorLoop(ctx)
+		}()
+	}
 	for i := range s.o.Workers {
 		wg.Add(1)
 		go func() {
@@ -310,6 +346,24 @@ func (s *Service) run(ctx context.Context, j *store.ScanJob) (err error, permane
 			return fmt.Errorf("scanner: job %d: bad payload", j.ID), true
 		}
 		return s.scanReportURL(ctx, j.ID, p)
+	case store.ScanJobNoticeRecheck:
+		var p recheckJob
+		if err := json.Unmarshal(j.Payload, &p); err != nil || p.NoticeID <= 0 || p.ItemID <= 0 || p.URL == "" {
+			return fmt.Errorf("scanner: job %d: bad payload", j.ID), true
+		}
+		return s.recheckItem(ctx, p)
+	case store.ScanJobSourcePoll:
+		var p pollJob
+		if err := json.Unmarshal(j.Payload, &p); err != nil || p.Source == "" {
+			return fmt.Errorf("scanner: job %d: bad payload", j.ID), true
+		}
+		return s.pollSource(ctx, p)
+	case store.ScanJobSourceItem:
+		var p itemJob
+		if err := json.Unmarshal(j.Payload, &p); err != nil || p.Source == "" || p.URL == "" {
+			return fmt.Errorf("scanner: job %d: bad payload", j.ID), true
+		}
+		return s.scanItem(ctx, p)
 	default:
 		return fmt.Errorf("scanner: job %d: unknown kind %q", j.ID, j.Kind), true
 	}

@@ -65,14 +65,19 @@ func (h *scanHook) start(ctx context.Context, bg *sync.WaitGroup, clock func() t
 		client.Close()
 		return err
 	}
-	sc, err := scanner.New(scanner.Options{Store: a.st, Cases: svc, Client: client, Known: known, Workers: v.Workers, PerHost: v.PerHost,
-		MaxImages: v.MaxImages, MaxAttempts: v.MaxAttempts, TextThreshold: v.TextThreshold, Now: clock, Logger: a.log})
+	var sources []scanner.Source
+	for _, src := range v.Sources {
+		sources = append(sources, scanner.Source{Name: src.Name, URL: src.URL, Kind: src.Kind, Every: src.Every})
+	}
+	sc, err := scanner.New(scanner.Options{Sources: sources, Store: a.st, Cases: svc, Client: client, Known: known, Workers: v.Workers, PerHost: v.PerHost,
+		MaxImages: v.MaxImages, MaxAttempts: v.MaxAttempts, TextThreshold: v.TextThreshold, RecheckEvery: v.RecheckEvery,
+		RecheckRemovedFor: v.RecheckRemovedFor, Now: clock, Logger: a.log})
 	if err != nil {
 		client.Close()
 		return err
 	}
 	h.sc.Store(sc)
-	a.log.Info("scanner started", "workers", v.Workers, "per_host", v.PerHost, "known_hashes", known.Len(),
+	a.log.Info("scanner started", "workers", v.Workers, "per_host", v.PerHost, "recheck_every", v.RecheckEvery, "sources", len(sources), "known_hashes", known.Len(),
 		"from_files", known.Files, "from_list", known.List)
 	bg.Add(2)
 	go func() {

@@ -16,7 +16,7 @@ func (u *UI) deskRoutes() []web.Route {
 	desk := web.Staff(web.RoleOperator, web.RoleAnalyst, web.RoleSupervisor)
 	analyst := web.Staff(web.RoleAnalyst, web.RoleSupervisor)
 	h := func(f http.HandlerFunc) http.Handler { return f }
-	return []web.Route{
+	return append([]web.Route{
 		{Method: "GET", Pattern: "/desk", Access: desk, Handler: h(u.deskQueue)},
 		{Method: "GET", Pattern: "/desk/intake", Access: desk, Handler: h(u.deskIntakeForm)},
 		{Method: "POST", Pattern: "/desk/intake", Access: desk, Handler: h(u.deskIntakeSubmit)},
@@ -29,7 +29,7 @@ func (u *UI) deskRoutes() []web.Route {
 		{Method: "POST", Pattern: "/desk/cases/{id}/note", Access: analyst, Handler: h(u.deskCaseNote)},
 		{Method: "POST", Pattern: "/desk/cases/{id}/evidence", Access: analyst, Handler: h(u.deskCaseEvidence)},
 		{Method: "GET", Pattern: "/desk/attachments/{id}", Access: analyst, Handler: h(u.deskAttachment)},
-	}
+	}, u.suggestRoutes()...)
 }
 
 // deskZone is the desk's clock: Viet Nam has one time zone and no daylight saving, so a fixed
