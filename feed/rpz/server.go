@@ -296,10 +296,14 @@ func (s *Server) SetParams(ctx context.Context, p Params) error {
 	if p == *cur {
 		return nil
 	}
+	// The new parameters first, then the new serial: a version built at the serial the mark
+	// takes must have them (built the other way round, it could carry the old ones at the new
+	// serial, and secondaries would never transfer the corrected zone).
+	s.params.Store(&p)
 	if err := s.markParams(ctx, p); err != nil {
+		s.params.Store(cur)
 		return err
 	}
-	s.params.Store(&p)
 	s.Changed()
 	return nil
 }
@@ -697,16 +701,30 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	}
 }
 
-// acquire takes a transfer slot for m; false: the bounds are reached.
+// slotWait is how long a transfer waits for a slot before it is refused: a resolver that asks
+// again the moment its previous transfer ended may find that transfer's handler not yet
+// returned; a member holding its slots without reading waits this long and is refused.
+const slotWait = time.Second
+
+// acquire takes a transfer slot for m, waiting up to slotWait; false: the bounds are reached.
 func (s *Server) acquire(m *Member) bool {
-	s.xferMu.Lock()
-	defer s.xferMu.Unlock()
-	if s.xfers >= s.opt.MaxTransfers || s.xferByKey[m.Name] >= s.opt.MaxMemberTransfers {
-		return false
+	deadline := time.Now().Add(slotWait)
+	for {
+		s.xferMu.Lock()
+		ok := s.xfers < s.opt.MaxTransfers && s.xferByKey[m.Name] < s.opt.MaxMemberTransfers
+		if ok {
+			s.xfers++
+			s.xferByKey[m.Name]++
+		}
+		s.xferMu.Unlock()
+		if ok {
+			return true
+		}
+		if time.Now().After(deadline) || s.ctx != nil && s.ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	s.xfers++
-	s.xferByKey[m.Name]++
-	return true
 }
 
 func (s *Server) release(m *Member) {
