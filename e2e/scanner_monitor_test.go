@@ -127,7 +127,7 @@ scanner:
 		t.Fatalf("suggestions page: %d %.300s", st, b)
 	}
 	for _, want := range []string{"Gợi ý từ nguồn theo dõi", "Tin có ảnh", fmt.Sprintf("Trùng mã băm đã biết, khoảng cách %d", g.Matches[0].Distance),
-		"bao-thu", "Mở hồ sơ từ gợi ý này"} {
+		"bao-thu", "Mở vụ việc từ gợi ý này"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("suggestions page lacks %q", want)
 		}

@@ -36,7 +36,7 @@ func TestSuggestionsPage(t *testing.T) {
 		}
 	}
 	for lang, want := range map[string][]string{
-		"vi": {"Gợi ý từ nguồn theo dõi", "Trùng mã băm đã biết, khoảng cách 5", "Cờ bạc", "0.91", "cá-cược-xyz", "Mở hồ sơ từ gợi ý này", "Bỏ qua"},
+		"vi": {"Gợi ý từ nguồn theo dõi", "Trùng mã băm đã biết, khoảng cách 5", "Cờ bạc", "0.91", "cá-cược-xyz", "Mở vụ việc từ gợi ý này", "Bỏ qua"},
 		"en": {"Suggestions from monitored sources", "Known-hash match, distance 5", "0.91", "cá-cược-xyz", "Open a case from this", "Dismiss"},
 	} {
 		w := e.do("GET", "/desk/suggestions?lang="+lang, "lan", nil)
@@ -92,7 +92,7 @@ func TestSuggestionsPage(t *testing.T) {
 		t.Errorf("dismiss unknown: %d", w.Code)
 	}
 	body = e.do("GET", "/desk/suggestions?lang=vi", "lan", nil).Body.String()
-	if !strings.Contains(body, "Không có gợi ý nào đang chờ.") || !strings.Contains(body, "Đã mở hồ sơ") || !strings.Contains(body, "Đã bỏ qua") {
+	if !strings.Contains(body, "Không có gợi ý nào đang chờ.") || !strings.Contains(body, "Đã mở vụ việc") || !strings.Contains(body, "Đã bỏ qua") {
 		t.Error("decided suggestions not shown as decided")
 	}
 }
