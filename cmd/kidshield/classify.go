@@ -22,6 +22,13 @@ A line that is not UTF-8 gets {"line":N,"error":...}; a line longer than --max-l
 there and says so in "note". Scores are suggestions for a person, never decisions.
 
 Categories: ` + "sexual, self_harm, violence, gambling, scam, hate_bullying, grooming" + ` (default threshold 0.5 each).
+"top" is the MOST SEVERE category at or above its threshold, not the highest score, in this
+order: grooming, sexual, self_harm, violence, scam, gambling, hate_bullying ("clean" when none
+passes); every score is in "scores". Reasons are listed for every category that scored, also
+below its threshold. hate_bullying comes from a model trained on Vietnamese social-media
+comments: its score is the model's probability rescaled so that the tuned threshold (the "p="
+and "tuned threshold" in its reason) lands on 0.5; the others come from word lists and rules
+(docs/classify-eval.md). Try thresholds on your own samples with --threshold.
 With --domains each line is a domain name, scored by the cues in its labels (the network
 list is not consulted here).
 
