@@ -34,6 +34,9 @@ type Source struct {
 // maxChildSitemaps is how many child sitemaps of a sitemap index one poll reads.
 const maxChildSitemaps = 5
 
+// MaxNewItemsPerPoll is how many new items of a source one poll queues for a scan.
+const MaxNewItemsPerPoll = 100
+
 type pollJob struct {
 	Source string `json:"source"`
 }
@@ -141,16 +144,27 @@ func (s *Service) pollSource(ctx context.Context, p pollJob) (err error, permane
 		}
 		titles[it.URL] = it.Title
 	}
-	fresh, err := s.o.Store.SourceSeenNew(ctx, src.Name, urls, s.o.Now())
-	if err != nil {
-		return err, false
+	// At most MaxNewItemsPerPoll new items are queued per poll; the rest are not marked seen,
+	// so the next polls take them while they are still in the document. A feed (or a
+	// compromised site behind one) that rotates a thousand fresh URLs per poll would otherwise
+	// bury the reports' own scans under its items.
+	var fresh []string
+	items := len(urls)
+	for len(urls) > 0 && len(fresh) < MaxNewItemsPerPoll {
+		chunk := urls[:min(len(urls), MaxNewItemsPerPoll-len(fresh))]
+		urls = urls[len(chunk):]
+		f, err := s.o.Store.SourceSeenNew(ctx, src.Name, chunk, s.o.Now())
+		if err != nil {
+			return err, false
+		}
+		fresh = append(fresh, f...)
 	}
 	for _, u := range fresh {
 		if _, err := s.enqueue(ctx, store.ScanJobSourceItem, itemJob{Source: src.Name, URL: u, Title: titles[u]}, u); err != nil {
 			return err, false
 		}
 	}
-	s.o.Logger.Info("scanner: source polled", "source", src.Name, "items", len(urls), "new", len(fresh))
+	s.o.Logger.Info("scanner: source polled", "source", src.Name, "items", items, "new", len(fresh))
 	return nil, false
 }
 

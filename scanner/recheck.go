@@ -144,7 +144,7 @@ type Check struct {
 	// nothing (a 403 or 5xx, an image that could not be fetched).
 	Gone, Present bool
 	// Reason: http_404, http_410, marker:<platform>, hash_absent; page_present, hash_present;
-	// or why the check proves nothing (http_<status>, images_unfetched).
+	// or why the check proves nothing (http_<status>, images_unfetched, images_partial).
 	Reason string
 }
 
@@ -170,6 +170,11 @@ func (s *Service) Recheck(ctx context.Context, rawURL string, hashes ItemHashes)
 		host = u.Hostname()
 	}
 	var images []fetch.ImageResult
+	// partial says that not every image of the page was looked at (the page was cut at the
+	// byte cap, or has more images than MaxImages): the known image may be among the rest, so
+	// not finding it proves nothing. Without this a site could make the scanner record a
+	// removal, and stop the takedown clock, by putting MaxImages decoys before the content.
+	partial := false
 	switch {
 	case c.IsHTML():
 		page := fetch.ExtractCapture(c, fetch.ExtractLimits{MaxImages: s.o.MaxImages})
@@ -177,12 +182,13 @@ func (s *Service) Recheck(ctx context.Context, rawURL string, hashes ItemHashes)
 			out.Gone, out.Reason = true, "marker:"+p
 			return out, nil
 		}
+		partial = c.Truncated || page.ImagesTruncated || len(page.Images) > s.o.MaxImages
 		if hashes.Len() > 0 && len(page.Images) > 0 {
 			imgs := page.Images
 			if len(imgs) > s.o.MaxImages {
 				imgs = imgs[:s.o.MaxImages]
 			}
-			images = s.o.Client.FetchImages(ctx, imgs, false)
+			images = s.fetchImages(ctx, imgs, false)
 		}
 	case pdq.Sniff(c.Body) != "":
 		images = []fetch.ImageResult{{URL: c.FinalURL, Capture: c}}
@@ -208,6 +214,10 @@ func (s *Service) Recheck(ctx context.Context, rawURL string, hashes ItemHashes)
 	}
 	if unfetched || ctx.Err() != nil {
 		out.Reason = "images_unfetched"
+		return out, nil
+	}
+	if partial {
+		out.Reason = "images_partial"
 		return out, nil
 	}
 	out.Gone, out.Reason = true, "hash_absent"

@@ -51,7 +51,7 @@ func (s *Service) scan(ctx context.Context, rawURL string, monitor bool) (*Outco
 			imgs = imgs[:s.o.MaxImages]
 		}
 		if len(imgs) > 0 {
-			images = s.o.Client.FetchImages(ctx, imgs, monitor)
+			images = s.fetchImages(ctx, imgs, monitor)
 		}
 	case pdq.Sniff(c.Body) != "":
 		images = []fetch.ImageResult{{URL: c.FinalURL, Capture: c}}

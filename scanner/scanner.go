@@ -65,6 +65,10 @@ type Options struct {
 	Workers, PerHost int
 	// MaxImages of a page are fetched and hashed (default 20).
 	MaxImages int
+	// ImageBudget caps the time spent fetching one page's images, all of them together
+	// (default 90s). Each image has the client's own time cap; without a cap on the sum a
+	// site that answers slowly keeps a worker for MaxImages times that on every URL.
+	ImageBudget time.Duration
 	// MaxAttempts of a job before it fails for good (default 5).
 	MaxAttempts int
 	// TextThreshold is the score at or above which a sexual, grooming or self-harm suggestion
@@ -119,6 +123,9 @@ func New(o Options) (*Service, error) {
 	}
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 5
+	}
+	if o.ImageBudget <= 0 {
+		o.ImageBudget = 90 * time.Second
 	}
 	if o.TextThreshold <= 0 {
 		o.TextThreshold = 0.8
@@ -367,4 +374,16 @@ func (s *Service) run(ctx context.Context, j *store.ScanJob) (err error, permane
 	default:
 		return fmt.Errorf("scanner: job %d: unknown kind %q", j.ID, j.Kind), true
 	}
+}
+
+// fetchImages fetches a page's images within ImageBudget; those not reached in time are
+// results with the context's error, so a re-check counts them as unfetched.
+func (s *Service) fetchImages(ctx context.Context, urls []string, monitor bool) []fetch.ImageResult {
+	ictx, cancel := context.WithTimeout(ctx, s.o.ImageBudget)
+	defer cancel()
+	out := s.o.Client.FetchImages(ictx, urls, monitor)
+	for _, u := range urls[len(out):] {
+		out = append(out, fetch.ImageResult{URL: u, Err: fmt.Errorf("scanner: image budget of %s spent: %w", s.o.ImageBudget, ictx.Err())})
+	}
+	return out
 }

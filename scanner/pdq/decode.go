@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"image/gif"
 	"image/jpeg"
 	"image/png"
@@ -116,6 +117,15 @@ func DecodeBytes(data []byte, lim Limits) (image.Image, string, error) {
 		return nil, format, fmt.Errorf("pdq: decode %s: %w: %d×%d is %d pixels, limit %d",
 			format, ErrTooLarge, cfg.Width, cfg.Height, px, lim.MaxPixels)
 	}
+	// The pixel cap assumes four bytes a pixel; a 16-bit PNG decodes to eight (a 300 KB file
+	// of 40 megapixels made the decoder allocate 300 MB), so the decoded size is capped too, at
+	// what MaxPixels pixels of four bytes would take.
+	if bpp := bytesPerPixel(cfg.ColorModel); bpp > 4 {
+		if px := int64(cfg.Width) * int64(cfg.Height); px*bpp > lim.MaxPixels*4 {
+			return nil, format, fmt.Errorf("pdq: decode %s: %w: %d×%d at %d bytes a pixel is over %d bytes",
+				format, ErrTooLarge, cfg.Width, cfg.Height, bpp, lim.MaxPixels*4)
+		}
+	}
 	img, err := c.decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, format, fmt.Errorf("pdq: decode %s: %w", format, err)
@@ -136,4 +146,14 @@ func HashReader(r io.Reader, lim Limits) (Hash, int, error) {
 	}
 	h, q := HashImage(img)
 	return h, q, nil
+}
+
+// bytesPerPixel is what the decoders allocate a pixel for an image of model m: 8 for the
+// 16-bit colour models, at most 4 for every other model they produce (taken as 4).
+func bytesPerPixel(m color.Model) int64 {
+	switch m {
+	case color.RGBA64Model, color.NRGBA64Model:
+		return 8
+	}
+	return 4
 }
