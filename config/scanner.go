@@ -38,8 +38,13 @@ type Scanner struct {
 	// Ports the scanner may connect to besides 80 and 443 (default none).
 	Ports []int `yaml:"ports"`
 	// TextThreshold is the score above which a sexual, grooming or self-harm suggestion raises
-	// the case to P1 (default 0.8; 0 < t ≤ 1).
+	// the case to P1 (default 0.65; 0 < t ≤ 1). The grooming rules score 0.6–0.75 for a
+	// message with two or three cues: a higher threshold would leave grooming pages unraised.
 	TextThreshold float64 `yaml:"text_threshold"`
+	// SuggestCategories are the text categories that make a monitored page a suggestion (a
+	// known-hash match always does). Default: every category but hate_bullying, whose model
+	// was trained on social-media comments and marks ordinary news wording as offensive.
+	SuggestCategories []string `yaml:"suggest_categories"`
 	// AllowLoopbackForTests lets the scanner connect to 127.0.0.0/8 and ::1 (and nothing else
 	// of the private ranges). UNSAFE, FOR TESTS ONLY: a scanner that reaches loopback lets
 	// anyone who submits a URL reach the services on the scanner's own host.
@@ -95,6 +100,7 @@ type ScannerSettings struct {
 	MaxImages, MaxAttempts      int
 	Ports                       []int
 	TextThreshold               float64
+	SuggestCategories           []string
 	AllowLoopbackForTests       bool
 	RecheckEvery                time.Duration
 	RecheckRemovedFor           time.Duration
@@ -110,7 +116,7 @@ func (s Scanner) Settings() ScannerSettings {
 	out := ScannerSettings{
 		Enabled: s.Enabled == nil || *s.Enabled, Workers: s.Workers, PerHost: s.PerHost, UserAgentURL: strings.TrimSpace(s.UserAgentURL),
 		HashLists: s.HashLists, Timeout: s.Timeout, MaxPageBytes: s.MaxPageBytes, MaxImageBytes: s.MaxImageBytes,
-		MaxImages: s.MaxImages, MaxAttempts: s.MaxAttempts, Ports: s.Ports, TextThreshold: s.TextThreshold,
+		MaxImages: s.MaxImages, MaxAttempts: s.MaxAttempts, Ports: s.Ports, TextThreshold: s.TextThreshold, SuggestCategories: s.SuggestCategories,
 		AllowLoopbackForTests: s.AllowLoopbackForTests, RecheckEvery: s.RecheckEvery, RecheckRemovedFor: s.RecheckRemovedFor,
 	}
 	for _, src := range s.Sources {
@@ -135,7 +141,10 @@ func (s Scanner) Settings() ScannerSettings {
 		out.MaxImageBytes = 20 << 20
 	}
 	if out.TextThreshold == 0 {
-		out.TextThreshold = 0.8
+		out.TextThreshold = 0.65
+	}
+	if out.SuggestCategories == nil {
+		out.SuggestCategories = []string{"sexual", "self_harm", "violence", "gambling", "scam", "grooming"}
 	}
 	if out.RecheckEvery == 0 {
 		out.RecheckEvery = time.Hour
@@ -220,6 +229,12 @@ func (s *Scanner) validate(add func(field, format string, args ...any)) {
 		}
 		if src.Every < time.Second || src.Every > 7*24*time.Hour {
 			add(f+".every", "must be between 1s and 168h, got %s", src.Every)
+		}
+	}
+	for _, c := range s.SuggestCategories {
+		// The classifier's categories (scanner/classify.Categories; config imports no scanner).
+		if !slices.Contains([]string{"sexual", "self_harm", "violence", "gambling", "scam", "hate_bullying", "grooming"}, c) {
+			add("scanner.suggest_categories", "unknown category %q (want sexual, self_harm, violence, gambling, scam, hate_bullying or grooming)", c)
 		}
 	}
 	if v.TextThreshold <= 0 || v.TextThreshold > 1 {

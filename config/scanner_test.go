@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -9,7 +10,7 @@ import (
 func TestScannerDefaults(t *testing.T) {
 	v := Default().Scanner.Settings()
 	if !v.Enabled || v.Workers != 2 || v.PerHost != 2 || v.MaxImages != 20 || v.MaxAttempts != 5 || v.Timeout != 30*time.Second ||
-		v.MaxPageBytes != 10<<20 || v.MaxImageBytes != 20<<20 || v.TextThreshold != 0.8 || v.UserAgentURL != DefaultScannerUserAgentURL ||
+		v.MaxPageBytes != 10<<20 || v.MaxImageBytes != 20<<20 || v.TextThreshold != 0.65 || slices.Contains(v.SuggestCategories, "hate_bullying") || !slices.Contains(v.SuggestCategories, "grooming") || v.UserAgentURL != DefaultScannerUserAgentURL ||
 		v.AllowLoopbackForTests || v.RecheckEvery != time.Hour || v.RecheckRemovedFor != 30*24*time.Hour {
 		t.Fatalf("defaults: %+v", v)
 	}
@@ -103,5 +104,16 @@ func TestScannerSources(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.field) {
 			t.Errorf("%s: got %v, want an error naming %s", tc.yaml, err, tc.field)
 		}
+	}
+}
+
+func TestScannerSuggestCategoriesValidated(t *testing.T) {
+	_, err := Parse([]byte("scanner:\n  suggest_categories: [grooming, hate]\n"))
+	if err == nil || !strings.Contains(err.Error(), `unknown category "hate"`) {
+		t.Fatalf("unknown suggest category: %v", err)
+	}
+	c, err := Parse([]byte("scanner:\n  suggest_categories: [hate_bullying]\n"))
+	if err != nil || !slices.Equal(c.Scanner.Settings().SuggestCategories, []string{"hate_bullying"}) {
+		t.Fatalf("explicit categories: %v %v", err, c)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/kidshield/kidshield/hotline/canon"
@@ -201,7 +202,7 @@ func (s *Service) scanItem(ctx context.Context, p itemJob) (err error, permanent
 		}
 	}
 	top := o.Suggestion.Top
-	flagged := top != "" && top != classify.Clean
+	flagged := top != "" && top != classify.Clean && slices.Contains(s.o.SuggestCategories, top)
 	if len(matches) == 0 && !flagged {
 		return nil, false
 	}

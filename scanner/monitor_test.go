@@ -109,3 +109,30 @@ func TestMonitorSitemap(t *testing.T) {
 		t.Fatalf("suggestions %+v", list)
 	}
 }
+
+// By default a monitored page whose only signal is the hate/offensive model (trained on
+// social-media comments, it marks ordinary news wording) is not a suggestion; a gambling page
+// is. An administrator who lists hate_bullying in suggest_categories gets both.
+func TestMonitorSuggestCategories(t *testing.T) {
+	for _, c := range []struct {
+		cats []string
+		want int
+	}{{nil, 1}, {[]string{"gambling", "hate_bullying"}, 2}} {
+		e, s := monitorEnv(t, pdq.Hash{}, "rss", "/rss.xml")
+		e.sc.o.SuggestCategories = c.cats
+		if c.cats == nil {
+			e.sc.o.SuggestCategories = defaultSuggestCategories()
+		}
+		s.set("/tin", 200, `<html><head><title>Tin</title></head><body>Bộ Giáo dục công bố lịch thi năm 2026</body></html>`)
+		s.set("/quang-cao", 200, `<html><body>nổ hũ đổi thưởng uy tín, tài xỉu, cá độ bóng đá nhà cái uy tín</body></html>`)
+		s.set("/rss.xml", 200, `<rss version="2.0"><channel><item><link>/tin</link></item><item><link>/quang-cao</link></item></channel></rss>`)
+		e.poll(t)
+		list, err := e.st.SourceSuggestions(t.Context(), store.SuggestionOpen, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) != c.want {
+			t.Errorf("categories %v: %d suggestions, want %d: %+v", c.cats, len(list), c.want, list)
+		}
+	}
+}

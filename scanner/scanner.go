@@ -74,6 +74,10 @@ type Options struct {
 	// TextThreshold is the score at or above which a sexual, grooming or self-harm suggestion
 	// raises the case (default 0.8).
 	TextThreshold float64
+	// SuggestCategories are the text categories that make a monitored page a suggestion (a
+	// known-hash match always does); nil: every category but hate_bullying (its model is
+	// trained on social-media comments and flags ordinary news wording).
+	SuggestCategories []string
 	// LeaseTTL is how long a worker holds a job before it is presumed dead (default 10m); a job
 	// is cut short well before.
 	LeaseTTL time.Duration
@@ -128,7 +132,10 @@ func New(o Options) (*Service, error) {
 		o.ImageBudget = 90 * time.Second
 	}
 	if o.TextThreshold <= 0 {
-		o.TextThreshold = 0.8
+		o.TextThreshold = 0.65
+	}
+	if o.SuggestCategories == nil {
+		o.SuggestCategories = defaultSuggestCategories()
 	}
 	if o.LeaseTTL <= 0 {
 		o.LeaseTTL = 10 * time.Minute
@@ -384,6 +391,17 @@ func (s *Service) fetchImages(ctx context.Context, urls []string, monitor bool) 
 	out := s.o.Client.FetchImages(ictx, urls, monitor)
 	for _, u := range urls[len(out):] {
 		out = append(out, fetch.ImageResult{URL: u, Err: fmt.Errorf("scanner: image budget of %s spent: %w", s.o.ImageBudget, ictx.Err())})
+	}
+	return out
+}
+
+// defaultSuggestCategories is every text category but hate_bullying (Options.SuggestCategories).
+func defaultSuggestCategories() []string {
+	var out []string
+	for _, c := range classify.Categories {
+		if c != classify.HateBullying {
+			out = append(out, c)
+		}
 	}
 	return out
 }

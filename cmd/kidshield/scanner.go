@@ -70,7 +70,7 @@ func (h *scanHook) start(ctx context.Context, bg *sync.WaitGroup, clock func() t
 		sources = append(sources, scanner.Source{Name: src.Name, URL: src.URL, Kind: src.Kind, Every: src.Every})
 	}
 	sc, err := scanner.New(scanner.Options{Sources: sources, Store: a.st, Cases: svc, Client: client, Known: known, Workers: v.Workers, PerHost: v.PerHost,
-		MaxImages: v.MaxImages, MaxAttempts: v.MaxAttempts, TextThreshold: v.TextThreshold, RecheckEvery: v.RecheckEvery,
+		MaxImages: v.MaxImages, MaxAttempts: v.MaxAttempts, TextThreshold: v.TextThreshold, SuggestCategories: v.SuggestCategories, RecheckEvery: v.RecheckEvery,
 		RecheckRemovedFor: v.RecheckRemovedFor, Now: clock, Logger: a.log})
 	if err != nil {
 		client.Close()
