@@ -86,6 +86,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 				}
 			}
 		}
+		if checkScannerLists(stderr, args[1], c) {
+			bad = true
+		}
 		if h := c.Hotline; len(h.DataKeys) > 0 || h.DataKeysFile != "" {
 			if _, err := seal.Load(h, c.DataDir); err != nil {
 				fmt.Fprintf(stderr, "%s: hotline data keys: %v\n", args[1], err)

@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -143,5 +145,46 @@ func TestPDQCommandBadFiles(t *testing.T) {
 	}
 	if code := run([]string{"pdq"}, &out, &errb); code != 2 {
 		t.Errorf("no files: exit %d, want 2", code)
+	}
+}
+
+// --list prints a hash list the scanner loads: each file's hash, as HashImage gives it, after
+// a comment naming the file; a hash too weak to match on is left out with a note and exit 1.
+func TestPDQCommandList(t *testing.T) {
+	d := pdqVectors(t)
+	files := []string{filepath.Join(d, "images", "aaa-orig.jpg"), filepath.Join(d, "images", "dih-bridge-1-original.jpg")}
+	weak := filepath.Join(t.TempDir(), "tiny.png")
+	var pb bytes.Buffer
+	if err := png.Encode(&pb, image.NewGray(image.Rect(0, 0, 3, 3))); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(weak, pb.Bytes(), 0o600)
+	var out, errb bytes.Buffer
+	if code := run(append([]string{"pdq", "--list"}, append(files, weak)...), &out, &errb); code != 1 || !strings.Contains(errb.String(), "tiny.png: quality 0") {
+		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	}
+	l, err := pdq.ParseHashList(strings.NewReader(out.String()))
+	if err != nil || len(l.Entries) != len(files) {
+		t.Fatalf("the output is not a hash list of %d entries: %v %+v\n%s", len(files), err, l, out.String())
+	}
+	for i, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, _, err := pdq.Decode(fh, pdq.DefaultLimits)
+		fh.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h, _ := pdq.HashImage(img); l.Entries[i].Hash != h {
+			t.Errorf("%s: listed %v, hash %v", f, l.Entries[i].Hash, h)
+		}
+		if !strings.Contains(out.String(), "# "+filepath.Base(f)) {
+			t.Errorf("no comment naming %s", f)
+		}
+	}
+	if code := run([]string{"pdq", "--list", "--dihedral", files[0]}, &out, &errb); code != 2 {
+		t.Errorf("--list --dihedral: exit %d, want 2", code)
 	}
 }

@@ -114,9 +114,16 @@ func checkScannerNote(w io.Writer, file string, c *config.Config) {
 	for _, m := range c.Scanner.Warnings() {
 		fmt.Fprintf(w, "%s: warning: %s\n", file, m)
 	}
+}
+
+// checkScannerLists reports the hash lists serve would refuse to start with; true when one is
+// bad, so check-config fails as serve would (a deploy script must not pass it).
+func checkScannerLists(w io.Writer, file string, c *config.Config) (bad bool) {
 	for i, p := range c.Scanner.HashLists {
 		if _, err := scanner.LoadKnown(context.Background(), scanner.KnownSources{Files: []string{p}}); err != nil {
-			fmt.Fprintf(w, "%s: warning: scanner.hash_lists[%d]: %v (serve will not start with it)\n", file, i, err)
+			fmt.Fprintf(w, "%s: scanner.hash_lists[%d]: %v (serve will not start with it; make a list from images with: kidshield pdq --list FILE...)\n", file, i, err)
+			bad = true
 		}
 	}
+	return bad
 }
