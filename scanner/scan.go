@@ -118,13 +118,17 @@ func (s *Service) scanReportURL(ctx context.Context, jobID int64, p reportJob) (
 	}
 	// Evidence and the raise come first and the result last, so that a result on the case
 	// means the whole scan was recorded (a retry after a failure in between repeats them).
-	note := fmt.Sprintf("scanner: automatic fetch, %d image(s) hashed, %d known-hash match(es), suggestion %s", o.ImagesHashed, len(o.Matches), orClean(o.Suggestion.Top))
+	// The evidence's URL is kept in canonical form (the hotline matches evidence with reports
+	// and notices by it), which may differ from what was fetched (https for http, tracking
+	// parameters dropped): the note names the URL exactly as requested, and FinalURL is where
+	// the fetch ended.
+	note := fmt.Sprintf("scanner: automatic fetch of %s, %d image(s) hashed, %d known-hash match(es), suggestion %s", p.URL, o.ImagesHashed, len(o.Matches), orClean(o.Suggestion.Top))
 	if _, err := s.o.Cases.AddEvidence(ctx, Actor, store.Evidence{CaseID: p.CaseID, URL: p.URL, FinalURL: c.FinalURL, Captured: c.FetchedAt,
 		HTTPStatus: c.Status, SHA256: c.SHA256, ContentType: c.SniffedType, Source: "scanner", Note: note}); err != nil {
 		return err, false
 	}
 	for _, m := range o.Matches {
-		if _, err := s.o.Cases.AddEvidence(ctx, Actor, store.Evidence{CaseID: p.CaseID, URL: m.ImageURL, Captured: c.FetchedAt, SHA256: m.ImageSHA,
+		if _, err := s.o.Cases.AddEvidence(ctx, Actor, store.Evidence{CaseID: p.CaseID, URL: m.ImageURL, FinalURL: m.ImageURL, Captured: c.FetchedAt, SHA256: m.ImageSHA,
 			PDQ: m.PDQ, Source: "scanner", Note: fmt.Sprintf("scanner: image of %s, known-hash match at distance %d (%s, %s)", p.URL, m.Distance, m.Transform, m.Source)}); err != nil {
 			return err, false
 		}

@@ -201,6 +201,12 @@ func TestScanKnownHashRaisesPriority(t *testing.T) {
 	if err != nil || len(ev) != 2 || ev[0].Source != "scanner" || ev[0].SHA256 != r.SHA256 || ev[1].PDQ != h.String() {
 		t.Fatalf("evidence %+v %v", ev, err)
 	}
+	// The evidence's URL is canonical (https), but what was fetched, over http, is recorded
+	// exactly: the page's URL in its note, the image's where it was fetched from.
+	if !strings.Contains(ev[0].Note, "automatic fetch of http://127.0.0.1:") || !strings.HasPrefix(ev[0].FinalURL, "http://127.0.0.1:") ||
+		!strings.HasPrefix(ev[1].FinalURL, "http://127.0.0.1:") || !strings.HasSuffix(ev[1].FinalURL, "/known.png") {
+		t.Fatalf("evidence does not record what was fetched: page %q → %q (%s); image %q → %q", ev[0].URL, ev[0].FinalURL, ev[0].Note, ev[1].URL, ev[1].FinalURL)
+	}
 	events, err := e.st.CaseEvents(t.Context(), c.ID)
 	if err != nil {
 		t.Fatal(err)
