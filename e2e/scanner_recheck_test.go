@@ -48,18 +48,8 @@ scanner:
 `, su.Port())})
 
 	pageURL := site.URL + "/bai-dang"
-	st, b, _ := mustDo(t, call{method: "POST", url: in.httpURL("/report"), ctype: formType,
-		body: form("choice", "bullying", "description", "bạn em bị đăng ảnh", "consent", "yes", "urls", pageURL)})
-	ref := reReportRef.Find(b)
-	if (st != http.StatusOK && st != http.StatusCreated) || ref == nil {
-		t.Fatalf("POST /report: %d %.300s", st, b)
-	}
-	sto := openStore(t, in.sqliteDSN())
+	sto, rep := reportPage(t, in, pageURL)
 	ctx := context.Background()
-	rep, err := sto.ReportByRef(ctx, string(ref))
-	if err != nil {
-		t.Fatal(err)
-	}
 	urls, err := sto.CaseURLs(ctx, rep.CaseID)
 	if err != nil || len(urls) != 1 {
 		t.Fatalf("case URLs %v %v", urls, err)
@@ -167,7 +157,7 @@ scanner:
 
 	// The analyst's notice page shows it.
 	s := in.login(t, "e2e-recheck-analyst", pw)
-	st, b, _ = mustDo(t, call{method: "GET", url: in.httpURL(fmt.Sprintf("/desk/notices/%d?lang=vi", nid)), cookie: s.cookie})
+	st, b, _ := mustDo(t, call{method: "GET", url: in.httpURL(fmt.Sprintf("/desk/notices/%d?lang=vi", nid)), cookie: s.cookie})
 	page := string(b)
 	if st != http.StatusOK {
 		t.Fatalf("notice page: %d %.300s", st, b)

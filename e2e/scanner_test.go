@@ -77,18 +77,8 @@ scanner:
 	}
 
 	pageURL := site.URL + "/bai-viet"
-	st, b, _ := mustDo(t, call{method: "POST", url: in.httpURL("/report"), ctype: formType,
-		body: form("choice", "bullying", "description", "bạn em bị đăng ảnh", "consent", "yes", "urls", pageURL)})
-	ref := reReportRef.Find(b)
-	if (st != http.StatusOK && st != http.StatusCreated) || ref == nil {
-		t.Fatalf("POST /report: %d %.300s", st, b)
-	}
-	sto := openStore(t, in.sqliteDSN())
+	sto, rep := reportPage(t, in, pageURL)
 	ctx := context.Background()
-	rep, err := sto.ReportByRef(ctx, string(ref))
-	if err != nil {
-		t.Fatal(err)
-	}
 	before, err := sto.CaseByID(ctx, rep.CaseID)
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +135,7 @@ scanner:
 	// The analyst's case page shows it, as a suggestion, without the image.
 	pw := in.addUser(t, "e2e-scan-analyst", "analyst", 0)
 	s := in.login(t, "e2e-scan-analyst", pw)
-	st, b, _ = mustDo(t, call{method: "GET", url: in.httpURL(fmt.Sprintf("/desk/cases/%d?lang=vi", rep.CaseID)), cookie: s.cookie})
+	st, b, _ := mustDo(t, call{method: "GET", url: in.httpURL(fmt.Sprintf("/desk/cases/%d?lang=vi", rep.CaseID)), cookie: s.cookie})
 	page := string(b)
 	if st != http.StatusOK {
 		t.Fatalf("case page: %d %.300s", st, b)
@@ -171,4 +161,22 @@ func e2eScanImage() *image.Gray {
 		}
 	}
 	return img
+}
+
+// reportPage submits a public report of pageURL (a child reporting bullying with a photo) and
+// returns the store and the report, as the scanner tests start.
+func reportPage(t *testing.T, in *instance, pageURL string) (*store.Store, *store.Report) {
+	t.Helper()
+	st, b, _ := mustDo(t, call{method: "POST", url: in.httpURL("/report"), ctype: formType,
+		body: form("choice", "bullying", "description", "bạn em bị đăng ảnh", "consent", "yes", "urls", pageURL)})
+	ref := reReportRef.Find(b)
+	if (st != http.StatusOK && st != http.StatusCreated) || ref == nil {
+		t.Fatalf("POST /report: %d %.300s", st, b)
+	}
+	sto := openStore(t, in.sqliteDSN())
+	rep, err := sto.ReportByRef(context.Background(), string(ref))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sto, rep
 }

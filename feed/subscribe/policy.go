@@ -6,13 +6,10 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -231,14 +228,8 @@ func (p *PolicySubscriber) copyPath() string { return filepath.Join(p.o.Dir, Pol
 // loadCopy reads the copy: its first line names the source, the rest is the document as
 // published, validated again (this node's configuration may have changed since).
 func (p *PolicySubscriber) loadCopy() (*Policy, error) {
-	if p.o.Dir == "" {
-		return nil, nil
-	}
-	b, err := os.ReadFile(p.copyPath())
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
+	b, err := readCopy(p.o.Dir, PolicyCopyFile)
+	if err != nil || b == nil {
 		return nil, err
 	}
 	first, data, ok := bytes.Cut(b, []byte("\n"))
@@ -262,32 +253,11 @@ func (p *PolicySubscriber) loadCopy() (*Policy, error) {
 	return &Policy{Policy: doc, Digest: hex.EncodeToString(sum[:]), Raw: data}, nil
 }
 
-// saveCopy writes a temporary file renamed into place: a crash leaves the old copy or the new
-// one, never half of one.
+// saveCopy writes the copy: a header line naming the source, then the document (writeCopy:
+// atomically).
 func (p *PolicySubscriber) saveCopy(np *Policy) error {
 	if p.o.Dir == "" {
 		return nil
 	}
-	if err := os.MkdirAll(p.o.Dir, 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(p.o.Dir, ".policy-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	_, werr := io.WriteString(tmp, copyHeader+p.src.Redacted()+"\n")
-	if werr == nil {
-		_, werr = tmp.Write(np.Raw)
-	}
-	if werr == nil {
-		werr = tmp.Sync()
-	}
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		return werr
-	}
-	return os.Rename(tmp.Name(), p.copyPath())
+	return writeCopy(p.o.Dir, PolicyCopyFile, []byte(copyHeader+p.src.Redacted()+"\n"), np.Raw)
 }

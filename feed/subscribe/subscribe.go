@@ -266,14 +266,8 @@ func (s *Subscriber) commit(l *List) {
 func (s *Subscriber) copyPath() string { return filepath.Join(s.o.Dir, CopyFile) }
 
 func (s *Subscriber) loadCopy() (*List, error) {
-	if s.o.Dir == "" {
-		return nil, nil
-	}
-	b, err := os.ReadFile(s.copyPath())
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
+	b, err := readCopy(s.o.Dir, CopyFile)
+	if err != nil || b == nil {
 		return nil, err
 	}
 	var l List
@@ -295,25 +289,35 @@ func (s *Subscriber) loadCopy() (*List, error) {
 	return &l, nil
 }
 
-// saveCopy writes l to a temporary file renamed into place: a crash leaves the old copy or
-// the new one, never half of one.
+// saveCopy writes l to the copy's file (writeCopy: atomically).
 func (s *Subscriber) saveCopy(l *List) error {
 	if s.o.Dir == "" {
 		return nil
-	}
-	if err := os.MkdirAll(s.o.Dir, 0o700); err != nil {
-		return err
 	}
 	b, err := json.Marshal(l)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(s.o.Dir, ".copy-*")
+	return writeCopy(s.o.Dir, CopyFile, b)
+}
+
+// writeCopy writes parts to dir/name through a temporary file renamed into place: a crash
+// leaves the old copy or the new one, never half of one.
+func writeCopy(dir, name string, parts ...[]byte) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+name+"-*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	_, werr := tmp.Write(b)
+	var werr error
+	for _, b := range parts {
+		if werr == nil {
+			_, werr = tmp.Write(b)
+		}
+	}
 	if werr == nil {
 		werr = tmp.Sync()
 	}
@@ -323,5 +327,17 @@ func (s *Subscriber) saveCopy(l *List) error {
 	if werr != nil {
 		return werr
 	}
-	return os.Rename(tmp.Name(), s.copyPath())
+	return os.Rename(tmp.Name(), filepath.Join(dir, name))
+}
+
+// readCopy returns dir/name's bytes, or nil when there is no copy (no dir, no file yet).
+func readCopy(dir, name string) ([]byte, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return b, err
 }
