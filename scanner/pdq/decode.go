@@ -126,6 +126,16 @@ func DecodeBytes(data []byte, lim Limits) (image.Image, string, error) {
 				format, ErrTooLarge, cfg.Width, cfg.Height, bpp, lim.MaxPixels*4)
 		}
 	}
+	// A progressive JPEG is held as coefficients until its last scan: image/jpeg allocates
+	// 256 bytes an 8×8 block of every component on top of the pixels, up to 12 bytes a pixel
+	// more than a baseline one (a 2 MB progressive file of 40 megapixels took 600 MB). Its
+	// decoder's whole allocation is held to the same budget.
+	if format == FormatJPEG {
+		if need, ok := progressiveJPEGBytes(data); ok && need > lim.MaxPixels*4 {
+			return nil, format, fmt.Errorf("pdq: decode %s: %w: progressive %d×%d needs %d bytes to decode, over %d",
+				format, ErrTooLarge, cfg.Width, cfg.Height, need, lim.MaxPixels*4)
+		}
+	}
 	img, err := c.decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, format, fmt.Errorf("pdq: decode %s: %w", format, err)
@@ -156,4 +166,68 @@ func bytesPerPixel(m color.Model) int64 {
 		return 8
 	}
 	return 4
+}
+
+// progressiveJPEGBytes reads a JPEG's frame header and, for a progressive frame (SOF2),
+// returns what image/jpeg allocates to decode it: each component's coefficient blocks (256
+// bytes each, sized as the decoder sizes them, in whole MCUs of the first component's
+// sampling) plus its pixel planes. ok is false for any other frame or a header it cannot read
+// (the decoder then reports the problem itself).
+func progressiveJPEGBytes(data []byte) (need int64, ok bool) {
+	i := 2 // after SOI
+	for i+4 <= len(data) {
+		if data[i] != 0xff {
+			return 0, false
+		}
+		m := data[i+1]
+		if m == 0xff { // fill byte
+			i++
+			continue
+		}
+		if m == 0x01 || m >= 0xd0 && m <= 0xd7 { // no length
+			i += 2
+			continue
+		}
+		n := int(data[i+2])<<8 | int(data[i+3])
+		if n < 2 || i+2+n > len(data) {
+			return 0, false
+		}
+		seg := data[i+4 : i+2+n]
+		switch {
+		case m == 0xc2:
+			return progressiveFrameBytes(seg)
+		case m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc, m == 0xda:
+			return 0, false // another frame type, or scan data before any frame
+		}
+		i += 2 + n
+	}
+	return 0, false
+}
+
+func progressiveFrameBytes(seg []byte) (int64, bool) {
+	if len(seg) < 6 {
+		return 0, false
+	}
+	h, w, nc := int64(seg[1])<<8|int64(seg[2]), int64(seg[3])<<8|int64(seg[4]), int(seg[5])
+	if nc < 1 || nc > 4 || len(seg) < 6+3*nc || w == 0 || h == 0 {
+		return 0, false
+	}
+	hs, vs := make([]int64, nc), make([]int64, nc)
+	for c := range nc {
+		f := seg[6+3*c+1]
+		hs[c], vs[c] = int64(f>>4), int64(f&0x0f)
+		if hs[c] < 1 || vs[c] < 1 {
+			return 0, false
+		}
+	}
+	if nc == 1 {
+		hs[0], vs[0] = 1, 1 // the decoder ignores a grey frame's sampling factors
+	}
+	mxx, myy := (w+8*hs[0]-1)/(8*hs[0]), (h+8*vs[0]-1)/(8*vs[0])
+	var need int64
+	for c := range nc {
+		blocks := mxx * myy * hs[c] * vs[c]
+		need += blocks * (256 + 64) // coefficients, and the block's pixels
+	}
+	return need, true
 }
