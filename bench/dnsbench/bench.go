@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/kidshield/kidshield/bench/internal/benchrun"
 )
 
 type bench struct {
@@ -240,7 +242,7 @@ func (b *bench) startCeiling() (*server, error) {
 		return nil, err
 	}
 	s := &server{kind: "staticdns", p: p, r: &serverResult{name: "staticdns (Go ceiling)"}}
-	s.r.ready = time.Since(p.started) // startStatic waited for the first answer
+	s.r.ready = time.Since(p.Started) // startStatic waited for the first answer
 	time.Sleep(b.o.settle)
 	s.r.memLoaded = p.memory()
 	return s, nil
@@ -292,8 +294,7 @@ func (b *bench) kidshieldConfig(name string, withLists bool) (path, dnsAddr, htt
 default_profile: kids
 `)
 	fmt.Fprintf(&sb, "stats:\n  enabled: %v\n", b.o.ksStats)
-	path = filepath.Join(b.o.work, name+".yaml")
-	err = os.WriteFile(path, []byte(sb.String()), 0o644)
+	path, err = benchrun.WriteConfig(b.o.work, name, sb.String())
 	return
 }
 
@@ -350,12 +351,12 @@ func (b *bench) startKidshield() (*server, error) {
 		return nil, err
 	}
 	s.readyAt = time.Now()
-	if l, ok := p.waitLog(p.started, 5*time.Second, "filter ready"); ok {
+	if l, ok := p.waitLog(p.Started, 5*time.Second, "filter ready"); ok {
 		if m := reAfter.FindStringSubmatch(l.text); m != nil {
 			r.readyLog = m[1]
 		}
 	}
-	for _, l := range p.logSince(p.started) {
+	for _, l := range p.logSince(p.Started) {
 		if strings.Contains(l.text, "list loaded") && strings.Contains(l.text, "list=bench-1m") {
 			if m := reBytes.FindStringSubmatch(l.text); m != nil {
 				r.listBytes, _ = strconv.ParseInt(m[1], 10, 64)
@@ -415,7 +416,7 @@ func (b *bench) reloadTest(p *proc) *reloadResult {
 		return out
 	}
 	t0 := time.Now()
-	_ = p.cmd.Process.Signal(syscall.SIGHUP)
+	_ = p.Cmd.Process.Signal(syscall.SIGHUP)
 	l, ok := p.waitLog(t0, 60*time.Second, "policy loaded", "version=2")
 	if !ok {
 		rr.err = "no \"policy loaded version=2\" in the log within 60 s of SIGHUP"
@@ -434,7 +435,7 @@ func (b *bench) reloadTest(p *proc) *reloadResult {
 		return rr
 	}
 	t1 := time.Now()
-	_ = p.cmd.Process.Signal(syscall.SIGHUP)
+	_ = p.Cmd.Process.Signal(syscall.SIGHUP)
 	l, ok = p.waitLog(t1, 120*time.Second, "policy loaded", "version=3")
 	if !ok {
 		rr.err = "no \"policy loaded version=3\" in the log within 120 s of SIGHUP"

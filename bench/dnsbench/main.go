@@ -17,13 +17,16 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"log"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/kidshield/kidshield/bench/internal/benchenv"
+	"github.com/kidshield/kidshield/bench/internal/benchrun"
 )
 
 type options struct {
@@ -94,20 +97,13 @@ func main() {
 }
 
 func run(o *options) error {
-	if o.work == "" {
-		d, err := os.MkdirTemp("", "dnsbench-")
-		if err != nil {
-			return err
-		}
-		o.work = d
-		if !o.keep {
-			defer os.RemoveAll(d)
-		}
-	} else if err := os.MkdirAll(o.work, 0o755); err != nil {
+	ctx := context.Background()
+	work, cleanup, err := benchrun.WorkDir(o.work, "dnsbench", o.keep)
+	if err != nil {
 		return err
 	}
-	o.work, _ = filepath.Abs(o.work)
-	log.Printf("working directory %s", o.work)
+	defer cleanup()
+	o.work = work
 
 	// Wait for other work on the machine to finish before building and generating files (our
 	// own build and generation then raise the load average a little: it is recorded again just
@@ -116,12 +112,12 @@ func run(o *options) error {
 	if err := ensureTools(); err != nil {
 		return err
 	}
-	root, err := moduleRoot()
+	root, err := benchenv.ModuleRoot()
 	if err != nil {
 		return err
 	}
 	env := describeMachine(root) // before building: the commit is the one built
-	bins, err := build(root, o.work)
+	bins, err := build(ctx, root, o.work)
 	if err != nil {
 		return err
 	}
@@ -131,9 +127,9 @@ func run(o *options) error {
 	}
 
 	b := &bench{o: o, bins: bins, files: qf, env: env}
-	b.env.command = "go run ./bench/dnsbench " + strings.Join(os.Args[1:], " ")
+	b.env.Command = "go run ./bench/dnsbench " + strings.Join(os.Args[1:], " ")
 	b.env.loadQuiet, b.env.quietNote = quietLoad, quietNote
-	b.env.loadBefore = loadAvg()
+	b.env.LoadBefore = benchenv.LoadAvg()
 
 	up, err := b.startStatic("upstream", o.upSockets)
 	if err != nil {
@@ -152,17 +148,12 @@ func run(o *options) error {
 	if err := b.measureAll(kinds); err != nil {
 		return err
 	}
-	b.env.loadAfter = loadAvg()
-	b.env.finished = time.Now()
+	b.env.LoadAfter = benchenv.LoadAvg()
+	b.env.Finished = time.Now()
 
 	md := b.markdown()
-	fmt.Println()
-	fmt.Println(md)
-	if o.out != "" {
-		if err := os.WriteFile(o.out, []byte(md), 0o644); err != nil {
-			return err
-		}
-		log.Printf("results written to %s", o.out)
+	if err := benchrun.WriteResults(md, o.out); err != nil {
+		return err
 	}
 	if o.keep {
 		log.Printf("kept %s", o.work)

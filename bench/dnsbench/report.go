@@ -83,18 +83,18 @@ func (b *bench) markdown() string {
 	p := func(format string, a ...any) { fmt.Fprintf(&sb, format, a...) }
 
 	p("### Run\n\n")
-	p("    %s\n\n", e.command)
-	p("- date: %s (%.0f s)\n", e.started.Format("2006-01-02 15:04 MST"), e.finished.Sub(e.started).Seconds())
-	p("- machine: %d CPUs (%s), %s RAM, Linux %s\n", e.nproc, e.cpu, e.memTotal, e.kernel)
-	p("- versions: %s; Unbound %s; dnsperf %s\n", e.goVersion, e.unbound, e.dnsperf)
-	if e.commit != "" {
-		p("- kidshield built from commit %s\n", e.commit)
+	p("    %s\n\n", e.Command)
+	p("- date: %s (%.0f s)\n", e.Started.Format("2006-01-02 15:04 MST"), e.Finished.Sub(e.Started).Seconds())
+	p("- machine: %d CPUs (%s), %s RAM, Linux %s\n", e.NProc, e.CPU, e.MemTotal, e.Kernel)
+	p("- versions: %s; Unbound %s; dnsperf %s\n", e.GoVersion, e.unbound, e.dnsperf)
+	if e.Commit != "" {
+		p("- kidshield built from commit %s\n", e.Commit)
 	}
 	p("- load average (1, 5, 15 min): %s at the start", e.loadQuiet)
 	if o.quietLoad > 0 {
 		p(" (after waiting for the 1-minute value to drop below %.2f)", o.quietLoad)
 	}
-	p("; %s after building and generating the files; %s at the end", e.loadBefore, e.loadAfter)
+	p("; %s after building and generating the files; %s at the end", e.LoadBefore, e.LoadAfter)
 	if e.quietNote != "" {
 		p(" (%s)", e.quietNote)
 	}

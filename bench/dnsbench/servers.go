@@ -14,16 +14,16 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/kidshield/kidshield/bench/internal/benchrun"
 )
 
-// proc is one server process under test.
+// proc is one server process under test, with its output kept line by line.
 type proc struct {
-	name    string
-	cmd     *exec.Cmd
-	addr    string // DNS address (127.0.0.1:PORT)
-	started time.Time
-	done    chan struct{}
-	logf    *os.File
+	*benchrun.Process
+	name string
+	addr string // DNS address (127.0.0.1:PORT)
+	logf *os.File
 
 	mu    sync.Mutex
 	lines []logLine
@@ -37,16 +37,16 @@ type logLine struct {
 // start runs the command with its stderr and stdout captured line by line (with the time each
 // line arrived) and copied to logPath.
 func start(name, addr, logPath string, argv ...string) (*proc, error) {
-	p := &proc{name: name, addr: addr, done: make(chan struct{})}
+	p := &proc{name: name, addr: addr}
 	lf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	p.logf = lf
-	p.cmd = exec.Command(argv[0], argv[1:]...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	pr, pw := io.Pipe()
-	p.cmd.Stdout, p.cmd.Stderr = pw, pw
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Stdout, cmd.Stderr = pw, pw
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	go func() {
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -58,43 +58,24 @@ func start(name, addr, logPath string, argv ...string) (*proc, error) {
 			fmt.Fprintf(lf, "%s %s\n", now.Format("15:04:05.000"), sc.Text())
 		}
 	}()
-	p.started = time.Now()
-	if err := p.cmd.Start(); err != nil {
+	if p.Process, err = benchrun.StartProcess(cmd, func() { pw.Close() }); err != nil {
 		pw.Close()
 		lf.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	go func() {
-		_ = p.cmd.Wait()
-		pw.Close()
-		close(p.done)
-	}()
 	return p, nil
 }
 
-func (p *proc) pid() int { return p.cmd.Process.Pid }
+func (p *proc) pid() int { return p.PID() }
 
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
+func (p *proc) exited() bool { return !p.Running() }
 
 // stop sends SIGTERM, then SIGKILL after 15 s.
 func (p *proc) stop() {
 	if p == nil || p.exited() {
 		return
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(15 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
+	p.Stop(15 * time.Second)
 	p.logf.Close()
 }
 
@@ -136,29 +117,8 @@ func (p *proc) waitLog(t time.Time, timeout time.Duration, subs ...string) (logL
 type memory struct{ rss, hwm int64 } // bytes
 
 func (p *proc) memory() memory {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.pid()))
-	if err != nil {
-		return memory{}
-	}
-	var m memory
-	for _, l := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(l, ":")
-		if !ok {
-			continue
-		}
-		f := strings.Fields(v)
-		if len(f) == 0 {
-			continue
-		}
-		n, _ := strconv.ParseInt(f[0], 10, 64)
-		switch k {
-		case "VmRSS":
-			m.rss = n << 10
-		case "VmHWM":
-			m.hwm = n << 10
-		}
-	}
-	return m
+	rss, hwm := benchrun.Memory(p.pid())
+	return memory{rss << 10, hwm << 10}
 }
 
 // waitAnswer polls the server with a tiny UDP client until it answers name with want
@@ -168,7 +128,7 @@ func (p *proc) waitAnswer(name string, want int, timeout time.Duration) (time.Du
 	c := &dns.Client{Net: "udp", Timeout: 100 * time.Millisecond}
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(name), dns.TypeA)
-	deadline := p.started.Add(timeout)
+	deadline := p.Started.Add(timeout)
 	last := "no answer"
 	for time.Now().Before(deadline) {
 		if p.exited() {
@@ -177,7 +137,7 @@ func (p *proc) waitAnswer(name string, want int, timeout time.Duration) (time.Du
 		r, _, err := c.Exchange(m, p.addr)
 		if err == nil {
 			if r.Rcode == want && (want != dns.RcodeSuccess || len(r.Answer) > 0) {
-				return time.Since(p.started), nil
+				return time.Since(p.Started), nil
 			}
 			last = dns.RcodeToString[r.Rcode]
 		} else {

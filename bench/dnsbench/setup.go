@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log"
@@ -10,11 +11,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/kidshield/kidshield/bench/internal/benchenv"
+	"github.com/kidshield/kidshield/bench/internal/benchrun"
 	"github.com/kidshield/kidshield/filter/lists"
 )
 
@@ -84,31 +86,18 @@ func lookUnbound() (string, error) {
 	return "", errors.New("unbound not found")
 }
 
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	mod := strings.TrimSpace(string(out))
-	if mod == "" || mod == os.DevNull {
-		return "", errors.New("run dnsbench from inside the kidshield module")
-	}
-	return filepath.Dir(mod), nil
-}
-
 type binaries struct{ kidshield, staticdns, unbound string }
 
-func build(root, work string) (binaries, error) {
-	b := binaries{kidshield: filepath.Join(work, "kidshield"), staticdns: filepath.Join(work, "staticdns")}
-	for pkg, out := range map[string]string{"./cmd/kidshield": b.kidshield, "./bench/staticdns": b.staticdns} {
-		log.Printf("go build -o %s %s", out, pkg)
-		cmd := exec.Command("go", "build", "-o", out, pkg)
-		cmd.Dir, cmd.Stdout, cmd.Stderr = root, os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return b, fmt.Errorf("go build %s: %w", pkg, err)
-		}
-	}
+func build(ctx context.Context, root, work string) (binaries, error) {
+	var b binaries
 	var err error
+	if b.kidshield, err = benchrun.BuildKidshield(ctx, root, work); err != nil {
+		return b, err
+	}
+	b.staticdns = filepath.Join(work, "staticdns")
+	if err := benchrun.Build(ctx, root, b.staticdns, "./bench/staticdns"); err != nil {
+		return b, err
+	}
 	b.unbound, err = lookUnbound()
 	return b, err
 }
@@ -288,43 +277,16 @@ func writeQueries(path string, names []string) error {
 	return w.close()
 }
 
-// machine describes where and with what the benchmark ran.
+// machine describes where and with what the benchmark ran: the shared description, the
+// versions of the other servers and dnsperf, and the load average while waiting for quiet.
 type machine struct {
-	command, cpu, kernel, goVersion, unbound, dnsperf string
-	commit                                            string // of the kidshield checkout that was built
-	nproc                                             int
-	memTotal                                          string
-	started, finished                                 time.Time
-	loadQuiet, loadBefore, loadAfter, quietNote       string
+	benchenv.Machine
+	unbound, dnsperf     string
+	loadQuiet, quietNote string
 }
 
 func describeMachine(root string) machine {
-	m := machine{nproc: runtime.NumCPU(), started: time.Now(), goVersion: runtime.Version()}
-	if out, err := exec.Command("git", "-C", root, "log", "-1", "--format=%h %cd %s", "--date=iso").Output(); err == nil {
-		m.commit = strings.TrimSpace(string(out))
-		// Changes outside bench/ change what was measured.
-		if st, err := exec.Command("git", "-C", root, "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)bench").Output(); err == nil && len(st) > 0 {
-			m.commit += " + uncommitted changes"
-		}
-	}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.cpu = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		l, _, _ := strings.Cut(string(b), "\n")
-		m.memTotal = strings.Join(strings.Fields(strings.TrimPrefix(l, "MemTotal:")), " ")
-	}
-	if out, err := exec.Command("uname", "-r").Output(); err == nil {
-		m.kernel = strings.TrimSpace(string(out))
-	}
-	if out, err := exec.Command("go", "version").Output(); err == nil {
-		m.goVersion = strings.TrimPrefix(strings.TrimSpace(string(out)), "go version ")
-	}
+	m := machine{Machine: benchenv.Describe(root)}
 	if p, err := lookUnbound(); err == nil {
 		out, _ := exec.Command(p, "-V").CombinedOutput()
 		for _, l := range strings.Split(string(out), "\n") {
@@ -343,31 +305,23 @@ func describeMachine(root string) machine {
 	return m
 }
 
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	return strings.Join(strings.Fields(string(b))[:3], " ")
-}
-
 func load1() float64 {
-	f, _ := strconv.ParseFloat(strings.Fields(loadAvg() + " 0")[0], 64)
+	f, _ := strconv.ParseFloat(strings.Fields(benchenv.LoadAvg() + " 0")[0], 64)
 	return f
 }
 
 // waitQuiet polls the 1-minute load average every 30 s until it is below limit.
 func waitQuiet(limit float64, maxWait time.Duration) (load, note string) {
 	if limit <= 0 {
-		return loadAvg(), ""
+		return benchenv.LoadAvg(), ""
 	}
 	deadline := time.Now().Add(maxWait)
 	for load1() >= limit {
 		if time.Now().After(deadline) {
-			return loadAvg(), fmt.Sprintf("the load average stayed at or above %.2f for %v; measured anyway", limit, maxWait)
+			return benchenv.LoadAvg(), fmt.Sprintf("the load average stayed at or above %.2f for %v; measured anyway", limit, maxWait)
 		}
-		log.Printf("load average %s: waiting for the 1-minute value to drop below %.2f", loadAvg(), limit)
+		log.Printf("load average %s: waiting for the 1-minute value to drop below %.2f", benchenv.LoadAvg(), limit)
 		time.Sleep(30 * time.Second)
 	}
-	return loadAvg(), ""
+	return benchenv.LoadAvg(), ""
 }

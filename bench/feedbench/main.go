@@ -36,7 +36,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/kidshield/kidshield/bench/internal/benchenv"
 	"log"
 	"net"
 	"net/http"
@@ -54,6 +53,8 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/kidshield/kidshield/bench/internal/benchenv"
+	"github.com/kidshield/kidshield/bench/internal/benchrun"
 	"github.com/kidshield/kidshield/config"
 	"github.com/kidshield/kidshield/feed/rpz"
 	"github.com/kidshield/kidshield/filter/lists"
@@ -134,35 +135,24 @@ type xfrStat struct {
 }
 
 func run(o *options) error {
-	if o.work == "" {
-		d, err := os.MkdirTemp("", "feedbench-")
-		if err != nil {
-			return err
-		}
-		o.work = d
-		if !o.keep {
-			defer os.RemoveAll(d)
-		}
-	} else if err := os.MkdirAll(o.work, 0o755); err != nil {
+	ctx := context.Background()
+	work, cleanup, err := benchrun.WorkDir(o.work, "feedbench", o.keep)
+	if err != nil {
 		return err
 	}
-	o.work, _ = filepath.Abs(o.work)
-	log.Printf("working directory %s", o.work)
+	defer cleanup()
+	o.work = work
 	root, err := benchenv.ModuleRoot()
 	if err != nil {
 		return err
 	}
 	env := benchenv.Describe(root)
 	env.Command = "go run ./bench/feedbench " + strings.Join(os.Args[1:], " ")
-	bin := filepath.Join(o.work, "kidshield")
-	log.Printf("go build -o %s ./cmd/kidshield", bin)
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/kidshield")
-	cmd.Dir, cmd.Stdout, cmd.Stderr = root, os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build ./cmd/kidshield: %w", err)
+	bin, err := benchrun.BuildKidshield(ctx, root, o.work)
+	if err != nil {
+		return err
 	}
 	var r results
-	ctx := context.Background()
 
 	// ---- generate and load ----
 	t0 := time.Now()
@@ -219,26 +209,26 @@ func run(o *options) error {
 	feedAddr := net.JoinHostPort("127.0.0.1", feedPort)
 	// The same server without the feed, for the feed's share of the memory.
 	{
-		nf, err := startKidshield(bin, o.work, dataDir, "", "", "")
+		nf, err := startKidshield(ctx, bin, o.work, dataDir, "", "", "")
 		if err != nil {
 			return fmt.Errorf("kidshield without the feed: %w", err)
 		}
 		time.Sleep(3 * time.Second)
-		r.noFeedRSS, _ = procMem(nf.cmd.Process.Pid)
-		r.noFeedHeap = scrapeHeap(nf.httpAddr)
-		nf.stop()
+		r.noFeedRSS, _ = benchrun.Memory(nf.PID())
+		r.noFeedHeap = scrapeHeap(nf.HTTPAddr)
+		nf.Stop()
 		log.Printf("kidshield without the feed: VmRSS %d MB, heap in use %d MB", r.noFeedRSS>>10, r.noFeedHeap>>20)
 	}
-	srv, err := startKidshield(bin, o.work, dataDir, feedAddr, secretB64, ubPort)
+	srv, err := startKidshield(ctx, bin, o.work, dataDir, feedAddr, secretB64, ubPort)
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
+	defer srv.Stop()
 	r.startToZone = srv.ready
 	log.Printf("kidshield: feed listening %v after start", srv.ready.Round(time.Millisecond))
 	time.Sleep(3 * time.Second) // let the start's garbage settle into what a steady process holds
-	r.rss, r.hwm = procMem(srv.cmd.Process.Pid)
-	r.heap = scrapeHeap(srv.httpAddr)
+	r.rss, r.hwm = benchrun.Memory(srv.PID())
+	r.heap = scrapeHeap(srv.HTTPAddr)
 	log.Printf("kidshield: VmRSS %d MB, VmHWM %d MB", r.rss>>10, r.hwm>>10)
 
 	tsig := map[string]string{memberName: secretB64}
@@ -315,7 +305,7 @@ func run(o *options) error {
 	stopBase()
 	rrs = nil
 	runtime.GC()
-	r.rssAfterXfr, r.hwmAfterXfr = procMem(srv.cmd.Process.Pid)
+	r.rssAfterXfr, r.hwmAfterXfr = benchrun.Memory(srv.PID())
 
 	// ---- 1,000 changes and IXFR ----
 	soa, err := querySOA(feedAddr)
@@ -363,19 +353,14 @@ func run(o *options) error {
 			log.Printf("subscriber: %v", err)
 		}
 	}
-	r.rssEnd, _ = procMem(srv.cmd.Process.Pid)
-	r.heapEnd = scrapeHeap(srv.httpAddr)
-	srv.stop()
+	r.rssEnd, _ = benchrun.Memory(srv.PID())
+	r.heapEnd = scrapeHeap(srv.HTTPAddr)
+	srv.Stop()
 	env.Finished = time.Now()
 	env.LoadAfter = benchenv.LoadAvg()
 	md := markdown(o, env, &r)
-	fmt.Println()
-	fmt.Println(md)
-	if o.out != "" {
-		if err := os.WriteFile(o.out, []byte(md), 0o644); err != nil {
-			return err
-		}
-		log.Printf("results written to %s", o.out)
+	if err := benchrun.WriteResults(md, o.out); err != nil {
+		return err
 	}
 	return nil
 }
@@ -564,22 +549,18 @@ func freeDNSPort() (string, error) {
 
 // ---- kidshield ----
 
+// server is the publisher: kidshield and how long it took to be ready.
 type server struct {
-	cmd      *exec.Cmd
-	httpAddr string
-	exited   chan struct{}
-	waitErr  error
-	logPath  string
-	ready    time.Duration
+	*benchrun.Kidshield
+	ready time.Duration
 }
 
 var (
 	reFeedListen = regexp.MustCompile(`msg="feed listening"`)
 	reListReady  = regexp.MustCompile(`msg="policy loaded"`)
-	reHTTPListen = regexp.MustCompile(`msg="http listening" addr=(\S+)`)
 )
 
-func startKidshield(bin, dir, dataDir, feedAddr, secret, notifyPort string) (*server, error) {
+func startKidshield(ctx context.Context, bin, dir, dataDir, feedAddr, secret, notifyPort string) (*server, error) {
 	notify := ""
 	if notifyPort != "" {
 		notify = fmt.Sprintf("\n      notify: [\"127.0.0.1:%s\"]", notifyPort)
@@ -609,100 +590,23 @@ hotline:
       allow: ["127.0.0.1/32"]%s
 `, zoneName, feedAddr, strings.TrimSuffix(memberName, "."), secret, notify)
 	}
-	cfgPath := filepath.Join(dir, name+".yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		return nil, err
-	}
-	s := &server{exited: make(chan struct{}), logPath: filepath.Join(dir, name+".log")}
-	lf, err := os.Create(s.logPath)
+	cfgPath, err := benchrun.WriteConfig(dir, name, cfg)
 	if err != nil {
 		return nil, err
 	}
-	t0 := time.Now()
-	s.cmd = exec.Command(bin, "serve", "--config", cfgPath)
-	s.cmd.Stdout, s.cmd.Stderr = lf, lf
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := s.cmd.Start(); err != nil {
-		lf.Close()
+	k, err := benchrun.StartKidshield(ctx, bin, cfgPath, filepath.Join(dir, name+".log"))
+	if err != nil {
 		return nil, err
 	}
-	go func() { s.waitErr = s.cmd.Wait(); lf.Close(); close(s.exited) }()
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
-		b, _ := os.ReadFile(s.logPath)
-		if ready.Match(b) {
-			s.ready = time.Since(t0)
-			if m := reHTTPListen.FindSubmatch(b); m != nil {
-				s.httpAddr = string(m[1])
-			}
-			return s, nil
-		}
-		if !s.running() {
-			<-s.exited
-			b, _ = os.ReadFile(s.logPath)
-			return nil, fmt.Errorf("kidshield exited: %v\n%s", s.waitErr, tail(b, 40))
-		}
-		if time.Now().After(deadline) {
-			s.stop()
-			return nil, fmt.Errorf("kidshield's feed did not listen within 5 minutes\n%s", tail(b, 40))
-		}
-		time.Sleep(20 * time.Millisecond)
+	b, err := k.WaitLog(ctx, ready, time.Now().Add(5*time.Minute))
+	if errors.Is(err, benchrun.ErrNotReady) {
+		k.Stop()
+		return nil, fmt.Errorf("kidshield's feed did not listen within 5 minutes\n%s", benchrun.Tail(b, 40))
 	}
-}
-
-func (s *server) running() bool {
-	select {
-	case <-s.exited:
-		return false
-	default:
-		return true
-	}
-}
-
-func (s *server) stop() {
-	if s.running() {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.exited:
-		case <-time.After(30 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.exited
-		}
-	}
-}
-
-func tail(b []byte, n int) string {
-	ls := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(ls) > n {
-		ls = ls[len(ls)-n:]
-	}
-	return strings.Join(ls, "\n")
-}
-
-// procMem returns VmRSS and VmHWM of a process, in kB.
-func procMem(pid int) (rss, hwm int64) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0
+		return nil, err
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(l, ":")
-		if !ok {
-			continue
-		}
-		f := strings.Fields(v)
-		if len(f) == 0 {
-			continue
-		}
-		n, _ := strconv.ParseInt(f[0], 10, 64)
-		switch k {
-		case "VmRSS":
-			rss = n
-		case "VmHWM":
-			hwm = n
-		}
-	}
-	return rss, hwm
+	return &server{Kidshield: k, ready: time.Since(k.Started)}, nil
 }
 
 // ---- the subscriber ----
@@ -751,32 +655,23 @@ remote-control:
 		return err
 	}
 	defer lf.Close()
-	t0 := time.Now()
 	cmd := exec.Command("unbound", "-d", "-c", confPath)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	ub, err := benchrun.StartProcess(cmd, nil)
+	if err != nil {
 		return err
 	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}()
+	defer ub.Stop(20 * time.Second)
+	t0, exited := ub.Started, ub.Done()
 	// The canary is in every zone: answered with its local data once Unbound loaded its first
 	// transfer. A listed name would do as well; the canary is what members check.
 	if err := waitCanary(ubAddr, "x."+store.CanaryValue+".", 5*time.Minute, exited); err != nil {
 		b, _ := os.ReadFile(filepath.Join(dir, "unbound.log"))
-		return fmt.Errorf("unbound never blocked the canary: %w\n%s", err, tail(b, 20))
+		return fmt.Errorf("unbound never blocked the canary: %w\n%s", err, benchrun.Tail(b, 20))
 	}
 	r.ubStart = time.Since(t0)
-	r.ubRSS, _ = procMem(cmd.Process.Pid)
+	r.ubRSS, _ = benchrun.Memory(ub.PID())
 	log.Printf("unbound: blocking %v after start (RSS %d MB)", r.ubStart.Round(time.Millisecond), r.ubRSS>>10)
 
 	cfg := config.Default()
@@ -791,7 +686,7 @@ remote-control:
 		// it time to log them before reading the steps.
 		time.Sleep(16 * time.Second)
 		for _, m := range marks {
-			r.steps = append(r.steps, steps(srv.logPath, m.serial, m.commit, m.blocked))
+			r.steps = append(r.steps, steps(srv.LogPath, m.serial, m.commit, m.blocked))
 		}
 	}()
 	for i := 0; i < o.reps; i++ {
@@ -817,7 +712,7 @@ remote-control:
 		}
 		d := time.Since(t)
 		r.confirm = append(r.confirm, d)
-		cs := steps(srv.logPath, uint32(serial), t, t.Add(d))
+		cs := steps(srv.LogPath, uint32(serial), t, t.Add(d))
 		marks = append(marks, mark{uint32(serial), t, t.Add(d)})
 		log.Printf("confirmation %d: blocked by unbound %v after the approval (zone built +%v, build %v, IXFR sent +%v)", i+1,
 			d.Round(time.Millisecond), cs.built, cs.build, cs.ixfr)
@@ -904,12 +799,12 @@ func query(addr, name string) (*dns.Msg, error) {
 	return r, err
 }
 
-func waitNX(addr, name string, limit time.Duration, exited chan struct{}) error {
+func waitNX(addr, name string, limit time.Duration, exited <-chan struct{}) error {
 	return waitUntil(addr, name, limit, exited, "NXDOMAIN", func(r *dns.Msg) bool { return r.Rcode == dns.RcodeNameError })
 }
 
 // waitCanary waits for the canary's local data: A rpz.CanaryAddr, which only the zone gives.
-func waitCanary(addr, name string, limit time.Duration, exited chan struct{}) error {
+func waitCanary(addr, name string, limit time.Duration, exited <-chan struct{}) error {
 	return waitUntil(addr, name, limit, exited, "A "+rpz.CanaryAddr.String(), func(r *dns.Msg) bool {
 		for _, rr := range r.Answer {
 			if a, ok := rr.(*dns.A); ok && a.A.String() == rpz.CanaryAddr.String() {
@@ -920,7 +815,7 @@ func waitCanary(addr, name string, limit time.Duration, exited chan struct{}) er
 	})
 }
 
-func waitUntil(addr, name string, limit time.Duration, exited chan struct{}, what string, ok func(*dns.Msg) bool) error {
+func waitUntil(addr, name string, limit time.Duration, exited <-chan struct{}, what string, ok func(*dns.Msg) bool) error {
 	deadline := time.Now().Add(limit)
 	for {
 		if r, err := query(addr, name); err == nil && ok(r) {

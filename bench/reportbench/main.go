@@ -29,9 +29,9 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
-	"github.com/kidshield/kidshield/bench/internal/benchenv"
 	"html"
 	"io"
 	"log"
@@ -46,12 +46,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	_ "modernc.org/sqlite" // the baseline's driver: the one kidshield's store uses
 
 	"github.com/kidshield/kidshield/auth"
+	"github.com/kidshield/kidshield/bench/internal/benchenv"
+	"github.com/kidshield/kidshield/bench/internal/benchrun"
 	"github.com/kidshield/kidshield/store"
 )
 
@@ -115,32 +116,22 @@ func (r *result) rate() float64 {
 }
 
 func run(o *options) error {
-	if o.work == "" {
-		d, err := os.MkdirTemp("", "reportbench-")
-		if err != nil {
-			return err
-		}
-		o.work = d
-		if !o.keep {
-			defer os.RemoveAll(d)
-		}
-	} else if err := os.MkdirAll(o.work, 0o755); err != nil {
+	ctx := context.Background()
+	work, cleanup, err := benchrun.WorkDir(o.work, "reportbench", o.keep)
+	if err != nil {
 		return err
 	}
-	o.work, _ = filepath.Abs(o.work)
-	log.Printf("working directory %s", o.work)
+	defer cleanup()
+	o.work = work
 	root, err := benchenv.ModuleRoot()
 	if err != nil {
 		return err
 	}
 	env := benchenv.Describe(root)
 	env.Command = "go run ./bench/reportbench " + strings.Join(os.Args[1:], " ")
-	bin := filepath.Join(o.work, "kidshield")
-	log.Printf("go build -o %s ./cmd/kidshield", bin)
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/kidshield")
-	cmd.Dir, cmd.Stdout, cmd.Stderr = root, os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build ./cmd/kidshield: %w", err)
+	bin, err := benchrun.BuildKidshield(ctx, root, o.work)
+	if err != nil {
+		return err
 	}
 
 	var results []*result
@@ -152,7 +143,7 @@ func run(o *options) error {
 		}
 		results = append(results, r)
 	}
-	r, top, err := runKidshield(o, bin, "sqlite", "")
+	r, top, err := runKidshield(ctx, o, bin, "sqlite", "")
 	if err != nil {
 		return fmt.Errorf("kidshield on SQLite: %w", err)
 	}
@@ -163,7 +154,7 @@ func run(o *options) error {
 		if err != nil {
 			return fmt.Errorf("PostgreSQL: %w", err)
 		}
-		r, _, err := runKidshield(o, bin, "postgres", dsn)
+		r, _, err := runKidshield(ctx, o, bin, "postgres", dsn)
 		drop()
 		if err != nil {
 			return fmt.Errorf("kidshield on PostgreSQL: %w", err)
@@ -173,35 +164,23 @@ func run(o *options) error {
 	env.Finished = time.Now()
 	env.LoadAfter = benchenv.LoadAvg()
 	md := markdown(o, env, results, profileTop)
-	fmt.Println()
-	fmt.Println(md)
-	if o.out != "" {
-		if err := os.WriteFile(o.out, []byte(md), 0o644); err != nil {
-			return err
-		}
-		log.Printf("results written to %s", o.out)
+	if err := benchrun.WriteResults(md, o.out); err != nil {
+		return err
 	}
 	return nil
 }
 
 // ---- kidshield ----
 
-// server is a running kidshield.
+// server is a running kidshield and its admin token.
 type server struct {
-	cmd      *exec.Cmd
-	exited   chan struct{}
-	waitErr  error
-	httpAddr string
-	token    string // the admin token
-	logPath  string
+	*benchrun.Kidshield
+	token string
 }
 
-var (
-	reHTTPListen = regexp.MustCompile(`msg="http listening" addr=(\S+)`)
-	reTCPInUse   = regexp.MustCompile(`bind: address already in use`)
-)
+var reTCPInUse = regexp.MustCompile(`bind: address already in use`)
 
-func startKidshield(bin, dir, dsn string) (*server, error) {
+func startKidshield(ctx context.Context, bin, dir, dsn string) (*server, error) {
 	dataDir := filepath.Join(dir, "data")
 	cfg := fmt.Sprintf(`data_dir: %q
 log:
@@ -220,64 +199,42 @@ hotline:
 	if dsn != "" {
 		cfg += fmt.Sprintf("store:\n  dsn: %q\n", dsn)
 	}
-	cfgPath := filepath.Join(dir, "kidshield.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+	cfgPath, err := benchrun.WriteConfig(dir, "kidshield", cfg)
+	if err != nil {
 		return nil, err
 	}
 	for attempt := 1; ; attempt++ {
-		s := &server{exited: make(chan struct{}), logPath: filepath.Join(dir, fmt.Sprintf("kidshield-%d.log", attempt))}
-		lf, err := os.Create(s.logPath)
+		k, err := benchrun.StartKidshield(ctx, bin, cfgPath, filepath.Join(dir, fmt.Sprintf("kidshield-%d.log", attempt)))
 		if err != nil {
 			return nil, err
 		}
-		s.cmd = exec.Command(bin, "serve", "--config", cfgPath)
-		s.cmd.Stdout, s.cmd.Stderr = lf, lf
-		s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := s.cmd.Start(); err != nil {
-			lf.Close()
-			return nil, err
-		}
-		go func() { s.waitErr = s.cmd.Wait(); lf.Close(); close(s.exited) }()
+		s := &server{Kidshield: k}
 		deadline := time.Now().Add(60 * time.Second)
-		retry := false
-		for s.httpAddr == "" {
-			b, _ := os.ReadFile(s.logPath)
-			if m := reHTTPListen.FindSubmatch(b); m != nil {
-				s.httpAddr = string(m[1])
-				break
-			}
-			if !running(s) {
-				<-s.exited
-				b, _ = os.ReadFile(s.logPath)
-				if reTCPInUse.Match(b) && attempt < 5 {
-					retry = true // the DNS TCP port matching the UDP one was taken: start again
-					break
-				}
-				return nil, fmt.Errorf("kidshield exited: %v\n%s", s.waitErr, tail(b, 40))
-			}
-			if time.Now().After(deadline) {
-				s.stop()
-				return nil, fmt.Errorf("kidshield did not listen within 60 s\n%s", tail(b, 40))
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		if retry {
-			continue
+		b, err := k.WaitLog(ctx, benchrun.HTTPListening, deadline)
+		var exited *benchrun.ExitedError
+		switch {
+		case errors.As(err, &exited) && reTCPInUse.Match(b) && attempt < 5:
+			continue // the DNS TCP port matching the UDP one was taken: start again
+		case errors.Is(err, benchrun.ErrNotReady):
+			s.Stop()
+			return nil, fmt.Errorf("kidshield did not listen within 60 s\n%s", benchrun.Tail(b, 40))
+		case err != nil:
+			return nil, err
 		}
 		for {
 			if st, _, _ := get(s, "/readyz", ""); st == http.StatusOK {
 				break
 			}
-			if !running(s) || time.Now().After(deadline) {
-				b, _ := os.ReadFile(s.logPath)
-				s.stop()
-				return nil, fmt.Errorf("kidshield did not become ready\n%s", tail(b, 40))
+			if !s.Running() || time.Now().After(deadline) {
+				b := s.Log()
+				s.Stop()
+				return nil, fmt.Errorf("kidshield did not become ready\n%s", benchrun.Tail(b, 40))
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
 		tok, err := os.ReadFile(filepath.Join(dataDir, "admin-token"))
 		if err != nil {
-			s.stop()
+			s.Stop()
 			return nil, err
 		}
 		s.token = strings.TrimSpace(string(tok))
@@ -285,29 +242,8 @@ hotline:
 	}
 }
 
-func running(s *server) bool {
-	select {
-	case <-s.exited:
-		return false
-	default:
-		return true
-	}
-}
-
-func (s *server) stop() {
-	if running(s) {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.exited:
-		case <-time.After(30 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.exited
-		}
-	}
-}
-
 func get(s *server, path, token string) (int, []byte, error) {
-	req, _ := http.NewRequest(http.MethodGet, "http://"+s.httpAddr+path, nil)
+	req, _ := http.NewRequest(http.MethodGet, "http://"+s.HTTPAddr+path, nil)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -322,17 +258,9 @@ func get(s *server, path, token string) (int, []byte, error) {
 
 var adminClient = &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{Proxy: nil}}
 
-func tail(b []byte, n int) string {
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
 // runKidshield starts kidshield on a fresh store (SQLite in the data directory, or dsn), and
 // drives it. With -pprof, on SQLite, it also takes a CPU profile during the run.
-func runKidshield(o *options, bin, backend, dsn string) (*result, string, error) {
+func runKidshield(ctx context.Context, o *options, bin, backend, dsn string) (*result, string, error) {
 	dir := filepath.Join(o.work, "kidshield-"+backend)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, "", err
@@ -357,12 +285,12 @@ func runKidshield(o *options, bin, backend, dsn string) (*result, string, error)
 			return nil, "", fmt.Errorf("create API token: %w", err)
 		}
 	}
-	s, err := startKidshield(bin, dir, dsn)
+	s, err := startKidshield(ctx, bin, dir, dsn)
 	if err != nil {
 		return nil, "", err
 	}
-	defer s.stop()
-	log.Printf("kidshield (%s) on %s, %s mode, %d clients", backend, s.httpAddr, o.mode, o.clients)
+	defer s.Stop()
+	log.Printf("kidshield (%s) on %s, %s mode, %d clients", backend, s.HTTPAddr, o.mode, o.clients)
 	name := "kidshield, " + map[string]string{"sqlite": "SQLite", "postgres": "PostgreSQL"}[backend]
 	var top string
 	var profWG sync.WaitGroup
@@ -374,14 +302,14 @@ func runKidshield(o *options, bin, backend, dsn string) (*result, string, error)
 			top = profile(s, o.pprof, filepath.Join(o.work, "kidshield-cpu.pprof"), bin)
 		}()
 	}
-	target := load{url: "http://" + s.httpAddr, mode: o.mode, token: apiToken}
+	target := load{url: "http://" + s.HTTPAddr, mode: o.mode, token: apiToken}
 	r, err := drive(o, name, target)
 	profWG.Wait()
 	if err != nil {
 		return nil, "", err
 	}
-	if !running(s) {
-		return nil, "", fmt.Errorf("kidshield exited during the run: %v", s.waitErr)
+	if !s.Running() {
+		return nil, "", fmt.Errorf("kidshield exited during the run: %v", s.Err())
 	}
 	// Every acknowledged report must be in the store; count what is there.
 	if n, err := countReports(storeDSN); err == nil {
