@@ -17,7 +17,8 @@ type Scanner struct {
 	Enabled *bool `yaml:"enabled"`
 	// Workers is how many jobs run at once on this node (default 2).
 	Workers int `yaml:"workers"`
-	// PerHost is the most jobs of one host running at once across all nodes (default 2).
+	// PerHost is the most jobs of one site (registrable domain: www.example.vn and
+	// cdn.example.vn are example.vn) running at once across all nodes (default 2).
 	PerHost int `yaml:"per_host"`
 	// UserAgentURL is the operator's page about the scanner, named in the User-Agent so a site
 	// owner can see who fetched their page and why (default: the project's page).
@@ -55,6 +56,12 @@ type Scanner struct {
 	// RecheckRemovedFor is how long after a removal the URLs are still re-checked to see the
 	// content come back (default 720h, 30 days; between 1h and 366 days).
 	RecheckRemovedFor time.Duration `yaml:"recheck_removed_for"`
+	// KeepJobs is how long finished scan jobs (done or failed) and the monitored sources' seen
+	// items are kept before the daily maintenance deletes them (default 720h, 30 days; between
+	// 168h and 87600h). A job whose result a case shows is kept with the case. At least a week:
+	// the catch-up of report scans lost in a crash looks back three days and must still see
+	// the jobs it would otherwise queue again.
+	KeepJobs time.Duration `yaml:"keep_jobs"`
 	// Sources are the monitored feeds and sitemaps: polled every Every (robots.txt honoured),
 	// their new items scanned, and those with a known-hash match or a category past its
 	// threshold put in the analysts' suggestions queue.
@@ -104,6 +111,7 @@ type ScannerSettings struct {
 	AllowLoopbackForTests       bool
 	RecheckEvery                time.Duration
 	RecheckRemovedFor           time.Duration
+	KeepJobs                    time.Duration
 	Sources                     []ScannerSource
 }
 
@@ -118,6 +126,7 @@ func (s Scanner) Settings() ScannerSettings {
 		HashLists: s.HashLists, Timeout: s.Timeout, MaxPageBytes: s.MaxPageBytes, MaxImageBytes: s.MaxImageBytes,
 		MaxImages: s.MaxImages, MaxAttempts: s.MaxAttempts, Ports: s.Ports, TextThreshold: s.TextThreshold, SuggestCategories: s.SuggestCategories,
 		AllowLoopbackForTests: s.AllowLoopbackForTests, RecheckEvery: s.RecheckEvery, RecheckRemovedFor: s.RecheckRemovedFor,
+		KeepJobs: s.KeepJobs,
 	}
 	for _, src := range s.Sources {
 		out.Sources = append(out.Sources, src.WithDefaults())
@@ -151,6 +160,9 @@ func (s Scanner) Settings() ScannerSettings {
 	}
 	if out.RecheckRemovedFor == 0 {
 		out.RecheckRemovedFor = 30 * 24 * time.Hour
+	}
+	if out.KeepJobs == 0 {
+		out.KeepJobs = 30 * 24 * time.Hour
 	}
 	if out.UserAgentURL == "" {
 		out.UserAgentURL = DefaultScannerUserAgentURL
@@ -211,6 +223,9 @@ func (s *Scanner) validate(add func(field, format string, args ...any)) {
 	}
 	if v.RecheckRemovedFor < time.Hour || v.RecheckRemovedFor > 366*24*time.Hour {
 		add("scanner.recheck_removed_for", "must be between 1h and 8784h (366 days), got %s", v.RecheckRemovedFor)
+	}
+	if v.KeepJobs < 7*24*time.Hour || v.KeepJobs > 3650*24*time.Hour {
+		add("scanner.keep_jobs", "must be between 168h (7 days: the catch-up of lost report scans looks back 3 days) and 87600h (10 years), got %s", v.KeepJobs)
 	}
 	names := map[string]bool{}
 	for i, src := range v.Sources {

@@ -11,7 +11,7 @@ func TestScannerDefaults(t *testing.T) {
 	v := Default().Scanner.Settings()
 	if !v.Enabled || v.Workers != 2 || v.PerHost != 2 || v.MaxImages != 20 || v.MaxAttempts != 5 || v.Timeout != 30*time.Second ||
 		v.MaxPageBytes != 10<<20 || v.MaxImageBytes != 20<<20 || v.TextThreshold != 0.65 || slices.Contains(v.SuggestCategories, "hate_bullying") || !slices.Contains(v.SuggestCategories, "grooming") || v.UserAgentURL != DefaultScannerUserAgentURL ||
-		v.AllowLoopbackForTests || v.RecheckEvery != time.Hour || v.RecheckRemovedFor != 30*24*time.Hour {
+		v.AllowLoopbackForTests || v.RecheckEvery != time.Hour || v.RecheckRemovedFor != 30*24*time.Hour || v.KeepJobs != 30*24*time.Hour {
 		t.Fatalf("defaults: %+v", v)
 	}
 	if w := Default().Scanner.Warnings(); len(w) != 0 {
@@ -32,6 +32,7 @@ func TestScannerParse(t *testing.T) {
   allow_loopback_for_tests: true
   recheck_every: 2s
   recheck_removed_for: 48h
+  keep_jobs: 2160h
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +40,7 @@ func TestScannerParse(t *testing.T) {
 	v := c.Scanner.Settings()
 	if v.Enabled || v.Workers != 4 || v.PerHost != 1 || v.UserAgentURL != "https://hotline.example.vn/scanner" || len(v.HashLists) != 1 ||
 		v.Timeout != 10*time.Second || v.MaxImages != 5 || v.TextThreshold != 0.9 || !v.AllowLoopbackForTests ||
-		v.RecheckEvery != 2*time.Second || v.RecheckRemovedFor != 48*time.Hour {
+		v.RecheckEvery != 2*time.Second || v.RecheckRemovedFor != 48*time.Hour || v.KeepJobs != 90*24*time.Hour {
 		t.Fatalf("parsed: %+v", v)
 	}
 	if w := c.Scanner.Warnings(); len(w) != 1 || !strings.Contains(w[0], "allow_loopback_for_tests") {
@@ -67,12 +68,28 @@ func TestScannerInvalid(t *testing.T) {
 		{"recheck_every: -1s", "scanner.recheck_every"},
 		{"recheck_removed_for: 30m", "scanner.recheck_removed_for"},
 		{"recheck_removed_for: 9000h", "scanner.recheck_removed_for"},
+		{"keep_jobs: 72h", "scanner.keep_jobs"},
+		{"keep_jobs: 87601h", "scanner.keep_jobs"},
+		{"keep_jobs: -1h", "scanner.keep_jobs"},
 		{"unknown_key: 1", "unknown_key"},
 	} {
 		_, err := Parse([]byte("scanner:\n  " + tc.yaml + "\n"))
 		if err == nil || !strings.Contains(err.Error(), tc.field) {
 			t.Errorf("%s: got %v, want an error naming %s", tc.yaml, err, tc.field)
 		}
+	}
+}
+
+// The limits of keep_jobs are accepted, and the error under the floor says why it is there.
+func TestScannerKeepJobsBounds(t *testing.T) {
+	for _, v := range []string{"168h", "87600h"} {
+		if _, err := Parse([]byte("scanner:\n  keep_jobs: " + v + "\n")); err != nil {
+			t.Errorf("keep_jobs: %s: %v", v, err)
+		}
+	}
+	_, err := Parse([]byte("scanner:\n  keep_jobs: 24h\n"))
+	if err == nil || !strings.Contains(err.Error(), "168h") || !strings.Contains(err.Error(), "catch-up") || !strings.Contains(err.Error(), "24h0m0s") {
+		t.Errorf("keep_jobs: 24h: %v", err)
 	}
 }
 

@@ -118,6 +118,9 @@ type Change struct {
 	Note     string
 	Kind     string
 	Detail   string
+	// QuietClassify: the change's own entry (Kind, Detail, Note) says what the classification
+	// change was, so the history has no separate "classify" entry (store.CaseChange).
+	QuietClassify bool
 }
 
 // ChangeCase validates and applies a staff action: the transition is checked by the store
@@ -172,7 +175,8 @@ func (s *Service) ChangeCase(ctx context.Context, by Actor, id int64, ch Change)
 		}
 	}
 	return s.o.Store.ChangeCase(ctx, id, store.CaseChange{ActorID: by.UserID, Actor: by.Label, Version: ch.Version, To: ch.To,
-		Assign: ch.Assign, Classify: ch.Classify, NoteSealed: sealed, Kind: ch.Kind, Detail: ch.Detail, Time: s.o.Now(), SLADue: due})
+		Assign: ch.Assign, Classify: ch.Classify, NoteSealed: sealed, Kind: ch.Kind, Detail: ch.Detail, Time: s.o.Now(), SLADue: due,
+		QuietClassify: ch.QuietClassify})
 }
 
 // AddEvidence records what an analyst saw at a URL (hashes and metadata only).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/kidshield/kidshield/scanner/pdq"
@@ -35,6 +36,25 @@ func (k *Known) Source(id int64) string {
 		return ""
 	}
 	return k.source[id-1]
+}
+
+// SourceLabel words a known hash's source (Known.Source, ScanMatch.Source) for the records
+// people read — evidence notes, the case history, the audit log: "network list entry 12" or
+// "hash list known.pdq line 3". A file is named by its base name only: the server's
+// directories mean nothing to an analyst and have no place in what is exported to partners.
+// The full source stays in the scan result. The case page words the same parts in the
+// analyst's language (hotline/ui), so the two forms must stay in step.
+func SourceLabel(source string) string {
+	if id, ok := strings.CutPrefix(source, "list:"); ok {
+		return "network list entry " + id
+	}
+	if rest, ok := strings.CutPrefix(source, "file:"); ok {
+		if i := strings.LastIndexByte(rest, ':'); i > 0 {
+			return "hash list " + filepath.Base(rest[:i]) + " line " + rest[i+1:]
+		}
+		return "hash list " + filepath.Base(rest)
+	}
+	return source
 }
 
 // Match probes the index with the eight dihedral hashes of an image at pdq.MatchDistance.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"time"
 
@@ -62,10 +61,7 @@ func (s *Service) enqueue(ctx context.Context, kind string, v any, rawURL string
 	if err != nil {
 		return false, err
 	}
-	host := ""
-	if u, err := url.Parse(rawURL); err == nil {
-		host = u.Hostname()
-	}
+	host := jobHost(rawURL)
 	_, created, err := s.o.Store.EnqueueScanJob(ctx, store.NewScanJob{Kind: kind, Payload: payload, Host: host, MaxAttempts: s.o.MaxAttempts}, s.o.Now())
 	if created {
 		select {

@@ -275,10 +275,7 @@ func (s *Service) EnqueueRechecks(ctx context.Context) (int, error) {
 	n := 0
 	var errs []error
 	for _, it := range items {
-		host := ""
-		if u, err := url.Parse(it.URL); err == nil {
-			host = u.Hostname()
-		}
+		host := jobHost(it.URL)
 		payload, err := json.Marshal(recheckJob{NoticeID: it.NoticeID, ItemID: it.ItemID, URL: it.URL})
 		if err != nil {
 			return n, err

@@ -92,13 +92,35 @@ func (s *Service) Strong(o *Outcome) (reason string, ok bool) {
 	}
 	if best >= 0 {
 		m := o.Matches[best]
-		return fmt.Sprintf("scanner: known-hash match at distance %d (%s, %s)", m.Distance, m.Transform, m.Source), true
+		return HashReason(m.Distance, m.Transform, m.Source), true
 	}
 	top := o.Suggestion.Top
 	if raiseCategories[top] && o.Suggestion.Scores[top] >= s.o.TextThreshold {
-		return fmt.Sprintf("scanner: text suggests %s (score %.2f ≥ %.2f)", top, o.Suggestion.Scores[top], s.o.TextThreshold), true
+		return TextReason(top, o.Suggestion.Scores[top], s.o.TextThreshold), true
 	}
 	return "", false
+}
+
+// The reasons of a raise are English sentences because they are the record (the case
+// history, the audit log, exports), and they have a fixed shape because the case page reads
+// their parts back to say the same in the analyst's language (hotline/ui deskRaise): change
+// them together.
+
+// HashReason is why a known-hash match raises a case: "known-hash match at distance 7
+// (rot90, network list entry 12)". The source is worded by SourceLabel (no server path).
+func HashReason(distance int, transform, source string) string {
+	return fmt.Sprintf("known-hash match at distance %d (%s, %s)", distance, transform, SourceLabel(source))
+}
+
+// TextReason is why a text suggestion raises a case: "text suggests sexual (score 0.91 ≥ 0.65)".
+func TextReason(category string, score, threshold float64) string {
+	return fmt.Sprintf("text suggests %s (score %.2f ≥ %.2f)", category, score, threshold)
+}
+
+// RaiseDetail is the case history's line of a raise: "P2 → P1: <reason>". The priorities are
+// in it so that the entry reads as the raise it is, not as a reclassification.
+func RaiseDetail(from, to int, reason string) string {
+	return fmt.Sprintf("P%d → P%d: %s", from, to, reason)
 }
 
 // scanReportURL is a report_url job: scan, record the result and the evidence, raise the
@@ -110,10 +132,18 @@ func (s *Service) scanReportURL(ctx context.Context, jobID int64, p reportJob) (
 		return err, errors.Is(err, fetch.ErrBlocked) || errors.Is(err, fetch.ErrBadURL)
 	}
 	c := o.Capture
+	// What the case shows joins the page's text with its hosts (the list's category, cues in
+	// the names). Only the text and the images raise the priority (Strong): a host already on
+	// the list is blocked already, and a name's cue is a hint, not a finding.
+	dom, err := s.classifyHosts(ctx, p.URL, c.FinalURL)
+	if err != nil {
+		return err, false
+	}
+	sug := s.clf.Merge(o.Suggestion, dom)
 	res := store.ScanResult{JobID: jobID, CaseID: p.CaseID, URL: p.URL, FinalURL: c.FinalURL, RemoteAddr: c.RemoteAddr, HTTPStatus: c.Status,
 		Fetched: c.FetchedAt, SHA256: c.SHA256, Bytes: c.Bytes, Matches: o.Matches, ImagesHashed: o.ImagesHashed,
-		Suggestion: store.ScanSuggestion{Scores: o.Suggestion.Scores, Top: o.Suggestion.Top}}
-	for _, r := range o.Suggestion.Reasons {
+		Suggestion: store.ScanSuggestion{Scores: sug.Scores, Top: sug.Top}}
+	for _, r := range sug.Reasons {
 		res.Suggestion.Reasons = append(res.Suggestion.Reasons, store.ScanReason{Category: r.Category, Rule: r.Rule, Evidence: r.Evidence})
 	}
 	// Evidence and the raise come first and the result last, so that a result on the case
@@ -122,14 +152,14 @@ func (s *Service) scanReportURL(ctx context.Context, jobID int64, p reportJob) (
 	// and notices by it), which may differ from what was fetched (https for http, tracking
 	// parameters dropped): the note names the URL exactly as requested, and FinalURL is where
 	// the fetch ended.
-	note := fmt.Sprintf("scanner: automatic fetch of %s, %d image(s) hashed, %d known-hash match(es), suggestion %s", p.URL, o.ImagesHashed, len(o.Matches), orClean(o.Suggestion.Top))
+	note := fmt.Sprintf("scanner: automatic fetch of %s, %d image(s) hashed, %d known-hash match(es), suggestion %s", p.URL, o.ImagesHashed, len(o.Matches), orClean(sug.Top))
 	if _, err := s.o.Cases.AddEvidence(ctx, Actor, store.Evidence{CaseID: p.CaseID, URL: p.URL, FinalURL: c.FinalURL, Captured: c.FetchedAt,
 		HTTPStatus: c.Status, SHA256: c.SHA256, ContentType: c.SniffedType, Source: "scanner", Note: note}); err != nil {
 		return err, false
 	}
 	for _, m := range o.Matches {
 		if _, err := s.o.Cases.AddEvidence(ctx, Actor, store.Evidence{CaseID: p.CaseID, URL: m.ImageURL, FinalURL: m.ImageURL, Captured: c.FetchedAt, SHA256: m.ImageSHA,
-			PDQ: m.PDQ, Source: "scanner", Note: fmt.Sprintf("scanner: image of %s, known-hash match at distance %d (%s, %s)", p.URL, m.Distance, m.Transform, m.Source)}); err != nil {
+			PDQ: m.PDQ, Source: "scanner", Note: fmt.Sprintf("scanner: image of %s, %s", p.URL, HashReason(m.Distance, m.Transform, m.Source))}); err != nil {
 			return err, false
 		}
 	}
@@ -163,7 +193,11 @@ func (s *Service) raise(ctx context.Context, caseID int64, reason string) (bool,
 		if c.Priority <= RaiseTo || !lifecycle.CaseOpen(c.State) {
 			return false, nil
 		}
-		_, err = s.o.Cases.ChangeCase(ctx, Actor, caseID, hotline.Change{Version: c.Version, Kind: "scanner", Note: reason, Detail: reason,
+		// One history entry says what happened ("P2 → P1: known-hash match …"), not a
+		// reclassification (QuietClassify). The note repeats the detail because an event is
+		// only written with a note.
+		detail := RaiseDetail(c.Priority, RaiseTo, reason)
+		_, err = s.o.Cases.ChangeCase(ctx, Actor, caseID, hotline.Change{Version: c.Version, Kind: "scanner", Note: detail, Detail: detail, QuietClassify: true,
 			Classify: &store.Classification{Harm: c.Harm, Severity: c.Severity, Legal: c.Legal, AgeBand: c.AgeBand, Flags: c.Flags, Priority: RaiseTo}})
 		if errors.Is(err, store.ErrConflict) && try < 3 {
 			continue

@@ -61,7 +61,7 @@ type Options struct {
 	// Known is the first set of known hashes (nil: none until SetKnown).
 	Known *Known
 	// Workers run jobs at once on this node (default 2); PerHost is the most jobs of one host
-	// running at once across nodes (default 2).
+	// running at once across nodes (default 2); a host is keyed by its site (HostKey).
 	Workers, PerHost int
 	// MaxImages of a page are fetched and hashed (default 20).
 	MaxImages int
@@ -95,6 +95,11 @@ type Options struct {
 	RemovalMarkers []RemovalMarker
 	// Sources are the monitored feeds and sitemaps (monitor.go).
 	Sources []Source
+	// KeepJobs is how long finished jobs and the sources' seen items are kept (default 30
+	// days); CatchUpWindow is how far back the catch-up looks for report URLs never queued
+	// (default 3 days); MaintainEvery is how often both run after the first time at start
+	// (default 24h; negative: never, for tests that call Maintain). See maintain.go.
+	KeepJobs, CatchUpWindow, MaintainEvery time.Duration
 	// Owner names this node in leases (default host name and a random suffix).
 	Owner  string
 	Now    func() time.Time
@@ -149,6 +154,15 @@ func New(o Options) (*Service, error) {
 	if o.RecheckRemovedFor <= 0 {
 		o.RecheckRemovedFor = 30 * 24 * time.Hour
 	}
+	if o.KeepJobs <= 0 {
+		o.KeepJobs = 30 * 24 * time.Hour
+	}
+	if o.CatchUpWindow <= 0 {
+		o.CatchUpWindow = DefaultCatchUpWindow
+	}
+	if o.MaintainEvery == 0 {
+		o.MaintainEvery = 24 * time.Hour
+	}
 	if o.Backoff.Base <= 0 {
 		o.Backoff = store.DefaultScanBackoff
 	}
@@ -178,11 +192,16 @@ func New(o Options) (*Service, error) {
 	if o.Known != nil {
 		s.known.Store(o.Known)
 	}
+	// The client's politeness and the queue's per-host count must group host names alike.
+	o.Client.SetSiteKey(HostKey)
 	return s, nil
 }
 
 // SetKnown replaces the known hashes (after a reload).
 func (s *Service) SetKnown(k *Known) { s.known.Store(k) }
+
+// Known returns the known hashes in use (nil: none yet).
+func (s *Service) Known() *Known { return s.known.Load() }
 
 // reportJob is the payload of a store.ScanJobReportURL job.
 type reportJob struct {
@@ -190,15 +209,22 @@ type reportJob struct {
 	URL    string `json:"url"`
 }
 
+// jobHost is a job's key for the queue's per-host limit: the registrable domain of rawURL's
+// host (HostKey, the same key as the client's own limiter), "" when it has none.
+func jobHost(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return ""
+	}
+	return HostKey(u.Hostname())
+}
+
 // Enqueue queues a scan of each URL of a case (an identical pending job is not queued twice)
 // and wakes a worker.
 func (s *Service) Enqueue(ctx context.Context, caseID int64, urls []string) error {
 	var errs []error
 	for _, raw := range urls {
-		host := ""
-		if u, err := url.Parse(raw); err == nil {
-			host = u.Hostname()
-		}
+		host := jobHost(raw)
 		payload, err := json.Marshal(reportJob{CaseID: caseID, URL: raw})
 		if err != nil {
 			return err
@@ -247,7 +273,8 @@ func FetchURL(u store.ReportURL) string {
 }
 
 // Run runs the workers, queues the notice re-checks every RecheckEvery and the sources' polls
-// every source's Every, until ctx ends.
+// every source's Every, and runs the maintenance (catch-up and pruning) at start and every
+// MaintainEvery, until ctx ends.
 func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	if s.o.RecheckEvery > 0 {
@@ -255,6 +282,13 @@ func (s *Service) Run(ctx context.Context) {
 		go func() {
 			defer wg.Done()
 			s.recheckLoop(ctx)
+		}()
+	}
+	if s.o.MaintainEvery > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.maintainLoop(ctx)
 		}()
 	}
 	if len(s.o.Sources) > 0 {
@@ -343,7 +377,7 @@ func (s *Service) runOne(ctx context.Context, owner string) (int, error) {
 		var p reportJob
 		if json.Unmarshal(j.Payload, &p) == nil && p.CaseID > 0 {
 			if _, err := s.o.Store.AddScanResult(ctx, store.ScanResult{JobID: j.ID, CaseID: p.CaseID, URL: p.URL, Fetched: now,
-				Error: runErr.Error()}); err != nil {
+				Error: runErr.Error(), ErrorKind: FailureKind(runErr)}); err != nil {
 				return 1, err
 			}
 		}

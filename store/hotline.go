@@ -687,6 +687,12 @@ type CaseChange struct {
 	Time   time.Time
 	// SLADue, when set with Classify, replaces the due time (a raised priority brings it forward).
 	SLADue time.Time
+	// QuietClassify leaves out the "classify" history entry of a Classify change whose own
+	// entry (Kind, with its Detail and note) says what changed: the scanner's priority raise
+	// would otherwise read as if someone had reclassified the case. The audit record of the
+	// change is written as always. Refused without a note, so that the history never loses
+	// the change.
+	QuietClassify bool
 }
 
 // ChangeCase applies ch to a case: the one place where a case changes state. The transition is
@@ -767,6 +773,9 @@ func (s *Store) ChangeCase(ctx context.Context, id int64, ch CaseChange) (*Case,
 			if k.Priority < 0 || k.Priority > 4 {
 				return fmt.Errorf("priority P%d is not P0..P4", k.Priority)
 			}
+			if ch.QuietClassify && (ch.NoteSealed == "" || ch.Kind == "") {
+				return errors.New("a classification change without its own history entry needs a note and its kind")
+			}
 			sets = append(sets, "harm = "+p.add(k.Harm), "severity = "+p.add(k.Severity), "legal = "+p.add(cleanText(k.Legal)),
 				"age_band = "+p.add(k.AgeBand), "flags = "+p.add(strings.Join(k.Flags, ",")), "priority = "+p.add(k.Priority))
 			if k.Priority != c.Priority {
@@ -780,9 +789,11 @@ func (s *Store) ChangeCase(ctx context.Context, id int64, ch CaseChange) (*Case,
 			if len(k.Flags) > 0 {
 				text += ", " + strings.Join(k.Flags, ", ")
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO case_events (case_id, time_us, actor_id, kind, detail) VALUES ($1, $2, $3, 'classify', $4)`,
-				id, now, nullID(ch.ActorID), cleanText(text)); err != nil {
-				return err
+			if !ch.QuietClassify {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO case_events (case_id, time_us, actor_id, kind, detail) VALUES ($1, $2, $3, 'classify', $4)`,
+					id, now, nullID(ch.ActorID), cleanText(text)); err != nil {
+					return err
+				}
 			}
 		}
 		if ch.NoteSealed != "" {

@@ -163,6 +163,32 @@ func TestNetworkListChanges(t *testing.T) {
 		if urls == dnsURLs || dnsURLs == 0 || urlHosts == 0 {
 			t.Fatalf("the random walk proposed %d URL entries, %d with a DNS name: want both kinds", urls, dnsURLs)
 		}
+		// A narrowed read (PublishedEntries) says of each value what the whole one does: for
+		// every name, a URL's host, a value never listed, and all of them at once.
+		all := append(append([]string{}, names...), "u"+names[0], "never.example")
+		for _, vs := range append([][]string{all}, func() (each [][]string) {
+			for _, v := range all {
+				each = append(each, []string{v})
+			}
+			return each
+		}()...) {
+			es, err := s.PublishedEntries(ctx, vs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, want := published(es), map[string]string{}
+			for _, v := range vs {
+				if e, ok := last.list[v]; ok {
+					want[v] = e
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("PublishedEntries(%v) = %v, want %v", vs, got, want)
+			}
+		}
+		if es, err := s.PublishedEntries(ctx, nil); err != nil || len(es) != 0 {
+			t.Errorf("PublishedEntries(nil) = %d entries, %v; want none", len(es), err)
+		}
 		// Too many values, and a serial ahead of the list: the caller must read it all.
 		if _, ok, err := s.NetworkListChanges(ctx, versions[0].serial, 2); err != nil || ok {
 			t.Errorf("max 2: ok %v, %v", ok, err)

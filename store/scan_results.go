@@ -50,6 +50,7 @@ type ScanResult struct {
 	SHA256       string
 	Bytes        int64
 	Error        string // why the scan could not finish ("" when it did)
+	ErrorKind    string // Error's stable kind (scanner.FailureKind), worded by the case page; "" before migration 0011
 	Suggestion   ScanSuggestion
 	Matches      []ScanMatch
 	ImagesHashed int
@@ -73,9 +74,9 @@ func (s *Store) AddScanResult(ctx context.Context, r ScanResult) (int64, error) 
 	var id int64
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		return tx.QueryRowContext(ctx, `INSERT INTO scan_results (job_id, case_id, url, final_url, remote_addr, http_status, fetched_us, sha256,
-			bytes, error, suggestion, matches, images_hashed, raised) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id`,
+			bytes, error, error_kind, suggestion, matches, images_hashed, raised) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
 			r.JobID, r.CaseID, cleanText(r.URL), cleanText(r.FinalURL), cleanText(r.RemoteAddr), r.HTTPStatus, usOf(r.Fetched), r.SHA256,
-			r.Bytes, cleanText(r.Error), string(sug), string(m), r.ImagesHashed, b2i(r.Raised)).Scan(&id)
+			r.Bytes, cleanText(r.Error), cleanText(r.ErrorKind), string(sug), string(m), r.ImagesHashed, b2i(r.Raised)).Scan(&id)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store: add scan result to case %d: %w", r.CaseID, err)
@@ -86,7 +87,7 @@ func (s *Store) AddScanResult(ctx context.Context, r ScanResult) (int64, error) 
 // CaseScanResults lists a case's scan results, newest first.
 func (s *Store) CaseScanResults(ctx context.Context, caseID int64) ([]ScanResult, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT id, job_id, case_id, url, final_url, remote_addr, http_status, fetched_us, sha256, bytes, error,
-		suggestion, matches, images_hashed, raised FROM scan_results WHERE case_id = $1 ORDER BY id DESC LIMIT 200`, caseID)
+		error_kind, suggestion, matches, images_hashed, raised FROM scan_results WHERE case_id = $1 ORDER BY id DESC LIMIT 200`, caseID)
 	if err != nil {
 		return nil, fmt.Errorf("store: scan results of case %d: %w", caseID, err)
 	}
@@ -97,7 +98,7 @@ func (s *Store) CaseScanResults(ctx context.Context, caseID int64) ([]ScanResult
 		var t, raised int64
 		var sug, m string
 		if err := rows.Scan(&r.ID, &r.JobID, &r.CaseID, &r.URL, &r.FinalURL, &r.RemoteAddr, &r.HTTPStatus, &t, &r.SHA256, &r.Bytes, &r.Error,
-			&sug, &m, &r.ImagesHashed, &raised); err != nil {
+			&r.ErrorKind, &sug, &m, &r.ImagesHashed, &raised); err != nil {
 			return nil, fmt.Errorf("store: scan results of case %d: %w", caseID, err)
 		}
 		r.Fetched, r.Raised = usTime(t), raised != 0

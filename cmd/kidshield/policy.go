@@ -155,7 +155,9 @@ func (a *app) publishedPolicy() ([]byte, error) {
 // follow; the RPZ primary and the roles keep what they were given at start.
 func (a *app) reloadWithoutFilter(ctx context.Context) {
 	if !a.has("feed") || a.flags.config == "" {
-		a.log.Info("SIGHUP ignored: this node has no filter role (restart it to change its configuration)")
+		// The scanner's hash lists are reloaded after this (reloadScannerLists); the rest of
+		// the configuration is fixed at start on such a node.
+		a.log.Info("SIGHUP: configuration not re-read on a node without the filter or feed role (restart it to change the configuration)")
 		return
 	}
 	c, err := a.flags.loadConfig()

@@ -21,9 +21,48 @@ import (
 type scanHook struct {
 	a  *app
 	sc atomic.Pointer[scanner.Service]
+	// reloadMu serialises reloads of the known hashes (the periodic one and SIGHUP's), so that
+	// an older set never replaces a newer one.
+	reloadMu sync.Mutex
 }
 
-func (a *app) newScanHook() *scanHook { return &scanHook{a: a} }
+func (a *app) newScanHook() *scanHook {
+	h := &scanHook{a: a}
+	a.scan.Store(h)
+	return h
+}
+
+// reloadScannerLists re-reads the scanner's known hashes (scanner.hash_lists of the
+// configuration in force and the network list's pdq: entries) on SIGHUP; nothing on a node
+// that runs no scanner. A failure keeps the previous set.
+func (a *app) reloadScannerLists(ctx context.Context) {
+	if h := a.scan.Load(); h != nil {
+		h.reloadKnown(ctx, "SIGHUP")
+	}
+}
+
+// reloadKnown replaces the scanner's known hashes with a fresh load; a failed load keeps the
+// ones in use and is logged.
+func (h *scanHook) reloadKnown(ctx context.Context, why string) {
+	sc := h.sc.Load()
+	if sc == nil {
+		return
+	}
+	h.reloadMu.Lock()
+	defer h.reloadMu.Unlock()
+	a := h.a
+	k, err := scanner.LoadKnown(ctx, scanner.KnownSources{Files: a.cfg().Scanner.Settings().HashLists, List: a.st.ActiveListEntries})
+	if err != nil {
+		if ctx.Err() == nil {
+			a.log.Warn("scanner: known hashes not reloaded, keeping the previous ones", "trigger", why, "err", err)
+		}
+		return
+	}
+	sc.SetKnown(k)
+	if why == "SIGHUP" {
+		a.log.Info("scanner: known hashes reloaded", "trigger", why, "known_hashes", k.Len(), "from_files", k.Files, "from_list", k.List)
+	}
+}
 
 func (h *scanHook) onReport(ctx context.Context, r hotline.ReportEvent) {
 	if sc := h.sc.Load(); sc != nil {
@@ -71,7 +110,7 @@ func (h *scanHook) start(ctx context.Context, bg *sync.WaitGroup, clock func() t
 	}
 	sc, err := scanner.New(scanner.Options{Sources: sources, Store: a.st, Cases: svc, Client: client, Known: known, Workers: v.Workers, PerHost: v.PerHost,
 		MaxImages: v.MaxImages, MaxAttempts: v.MaxAttempts, TextThreshold: v.TextThreshold, SuggestCategories: v.SuggestCategories, RecheckEvery: v.RecheckEvery,
-		RecheckRemovedFor: v.RecheckRemovedFor, Now: clock, Logger: a.log})
+		RecheckRemovedFor: v.RecheckRemovedFor, KeepJobs: v.KeepJobs, Now: clock, Logger: a.log})
 	if err != nil {
 		client.Close()
 		return err
@@ -83,6 +122,7 @@ func (h *scanHook) start(ctx context.Context, bg *sync.WaitGroup, clock func() t
 	go func() {
 		defer bg.Done()
 		defer client.Close()
+		defer a.scan.Store(nil)
 		sc.Run(ctx)
 	}()
 	go func() {
@@ -95,14 +135,7 @@ func (h *scanHook) start(ctx context.Context, bg *sync.WaitGroup, clock func() t
 				return
 			case <-t.C:
 			}
-			k, err := scanner.LoadKnown(ctx, scanner.KnownSources{Files: a.cfg().Scanner.Settings().HashLists, List: a.st.ActiveListEntries})
-			if err != nil {
-				if ctx.Err() == nil {
-					a.log.Warn("scanner: known hashes not reloaded, keeping the previous ones", "err", err)
-				}
-				continue
-			}
-			sc.SetKnown(k)
+			h.reloadKnown(ctx, "timer")
 		}
 	}()
 	return nil

@@ -146,6 +146,8 @@ type app struct {
 	started time.Time
 	views   *web.Views
 	hotline *hotline.Service
+	// scan is the scanner's hook on a node with the scanner role (nil elsewhere), for SIGHUP.
+	scan atomic.Pointer[scanHook]
 	// roles are what this node runs (config.AllRoles; fixed at start: a reload does not change them).
 	roles map[string]bool
 
@@ -382,11 +384,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		case <-hup:
 			if !a.has("filter") {
 				a.reloadWithoutFilter(runCtx)
-				continue
-			}
-			if err := a.reload(runCtx, true, true); err != nil {
+			} else if err := a.reload(runCtx, true, true); err != nil {
 				a.log.Error("reload failed; keeping the previous policy", "err", err)
 			}
+			// After the configuration's own reload, so that hash-list paths it changed apply.
+			a.reloadScannerLists(runCtx)
 		case <-ctx.Done():
 			a.log.Info("shutting down")
 			sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -62,7 +64,16 @@ type deskEntry struct {
 	From, To string // state keys of a transition
 	Detail   string
 	Note     string
-	Evidence *store.Evidence
+	Evidence *deskEvidence
+}
+
+// deskEvidence is an evidence record as the case page shows it. The scanner's records are
+// described from their own fields in the analyst's language (Desc); their stored note, in
+// English, stays the record (exports carry it) and is shown folded away (Record).
+type deskEvidence struct {
+	store.Evidence
+	Desc   string // the scanner's record described; "" for a person's evidence, whose note is shown
+	Record string // the scanner's stored note, without server paths
 }
 
 type deskStaff struct {
@@ -80,7 +91,7 @@ type deskCaseData struct {
 	Reports   []deskReport
 	URLs      []store.ReportURL
 	History   []deskEntry
-	Evidence  []store.Evidence
+	Evidence  []deskEvidence
 	AnyMedia  bool
 	Contacts  bool // some report has contact details
 	Shown     bool // they are shown now
@@ -109,6 +120,145 @@ type deskScan struct {
 	TopKey   string
 	TopScore string
 	Reasons  []deskScanReason
+	Fail     string // why the scan failed and what to do, translated ("" when it did not fail)
+	Matches  []deskMatch
+}
+
+// deskMatch is a known-hash match with its source worded for an analyst.
+type deskMatch struct {
+	store.ScanMatch
+	SourceText string
+}
+
+func deskMatches(cat i18n.Catalog, ms []store.ScanMatch) []deskMatch {
+	out := make([]deskMatch, len(ms))
+	for i, m := range ms {
+		out[i] = deskMatch{ScanMatch: m, SourceText: deskHashSource(cat, m.Source)}
+	}
+	return out
+}
+
+// deskHashSource words where a known hash came from: the network list's entry, or the hash
+// list's file by its base name. The scanner records "list:<entry id>" or "file:<path>:<line>"
+// (scanner.Known.Source) and, in sentences, "network list entry 12" or "hash list known.pdq
+// line 3" (scanner.SourceLabel); both are read here. A server path is never shown: it means
+// nothing to an analyst.
+func deskHashSource(cat i18n.Catalog, src string) string {
+	src = strings.TrimSpace(src)
+	list := func(id string) string { return fmt.Sprintf(cat.T("scan.source.list"), id) }
+	file := func(path, line string) string {
+		name := filepath.Base(strings.ReplaceAll(path, "\\", "/"))
+		if line == "" {
+			return fmt.Sprintf(cat.T("scan.source.file_name"), name)
+		}
+		return fmt.Sprintf(cat.T("scan.source.file"), name, line)
+	}
+	if id, ok := strings.CutPrefix(src, "list:"); ok {
+		return list(id)
+	}
+	if id, ok := strings.CutPrefix(src, "network list entry "); ok {
+		return list(id)
+	}
+	if rest, ok := strings.CutPrefix(src, "file:"); ok {
+		if i := strings.LastIndexByte(rest, ':'); i > 0 && deskDigits(rest[i+1:]) {
+			return file(rest[:i], rest[i+1:])
+		}
+		return file(rest, "")
+	}
+	if rest, ok := strings.CutPrefix(src, "hash list "); ok {
+		if name, line, ok := deskCutLast(rest, " line "); ok && deskDigits(line) {
+			return file(name, line)
+		}
+		return file(rest, "")
+	}
+	if src == "" {
+		return ""
+	}
+	return file(src, "") // unknown form: at least no directories
+}
+
+func deskDigits(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
+}
+
+func deskCutLast(s, sep string) (before, after string, ok bool) {
+	i := strings.LastIndex(s, sep)
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+len(sep):], true
+}
+
+// The reasons of a scanner's raise, as scanner.HashReason, TextReason and RaiseDetail write
+// them (scanner/scan.go; the desk tests build them with those functions). Before the raise
+// said its priorities, the detail was the reason with a "scanner: " prefix.
+var (
+	deskRaiseRe     = regexp.MustCompile(`^P([0-4]) → P([0-4]): (.*)$`)
+	deskRaiseOldRe  = regexp.MustCompile(`^scanner: ((?:known-hash match|text suggests) .*)$`)
+	deskHashReason  = regexp.MustCompile(`^known-hash match at distance (\d+) \(([^,]*), (.*)\)$`)
+	deskTextReason  = regexp.MustCompile(`^text suggests ([a-z_]+) \(score ([0-9.]+) ≥ ([0-9.]+)\)$`)
+	deskPathInNotes = regexp.MustCompile(`file:[^\s,()]*/([^/\s,()]+:\d+)`)
+)
+
+// deskRaise words a scanner's raise in the analyst's language: "raised the priority P2 → P1:
+// known-hash match at distance 7 (rot90, network list, entry 12)". ok is false for the
+// scanner's other entries (a notice's content back, …).
+func deskRaise(cat i18n.Catalog, detail string) (text string, ok bool) {
+	from, to, reason := "", "", ""
+	if m := deskRaiseRe.FindStringSubmatch(detail); m != nil {
+		from, to, reason = m[1], m[2], m[3]
+	} else if m := deskRaiseOldRe.FindStringSubmatch(detail); m != nil {
+		reason = m[1]
+	} else {
+		return "", false
+	}
+	if m := deskHashReason.FindStringSubmatch(reason); m != nil {
+		reason = fmt.Sprintf(cat.T("scan.raise.hash"), m[1], m[2], deskHashSource(cat, m[3]))
+	} else if m := deskTextReason.FindStringSubmatch(reason); m != nil {
+		reason = fmt.Sprintf(cat.T("scan.raise.text"), scanCategory(cat, m[1]), m[2], m[3])
+	} else {
+		reason = deskNoPaths(reason)
+	}
+	if from == "" {
+		return fmt.Sprintf(cat.T("scan.raise.unknown_from"), reason), true
+	}
+	return fmt.Sprintf(cat.T("scan.raise.detail"), from, to, reason), true
+}
+
+// deskNoPaths shortens the hash-list paths older scanner notes quoted to the file's name.
+func deskNoPaths(s string) string { return deskPathInNotes.ReplaceAllString(s, "file:$1") }
+
+// deskScanEvidence describes one of the scanner's evidence records from its own fields: an
+// image (a PDQ hash) with its match found in the case's scans, a notice re-check, or a page
+// the scanner fetched with what its scan found.
+func deskScanEvidence(cat i18n.Catalog, e *store.Evidence, scans []store.ScanResult) string {
+	if e.PDQ != "" {
+		for _, r := range scans {
+			for _, m := range r.Matches {
+				if strings.EqualFold(m.PDQ, e.PDQ) && (e.SHA256 == "" || strings.EqualFold(m.ImageSHA, e.SHA256)) {
+					return fmt.Sprintf(cat.T("scan.ev.image_match"), m.Distance, deskHashSource(cat, m.Source))
+				}
+			}
+		}
+		return cat.T("scan.ev.image")
+	}
+	// The re-check's notes (scanner/recheck.go) are the one way to tell its captures apart.
+	switch {
+	case strings.HasPrefix(e.Note, "scanner: re-check of notice "):
+		return cat.T("scan.ev.recheck_gone")
+	case strings.HasPrefix(e.Note, "scanner: content of notice "):
+		return cat.T("scan.ev.recheck_back")
+	}
+	for _, r := range scans {
+		if r.Error == "" && e.SHA256 != "" && strings.EqualFold(r.SHA256, e.SHA256) {
+			top := r.Suggestion.Top
+			if top == "" {
+				top = "clean"
+			}
+			return fmt.Sprintf(cat.T("scan.ev.page_found"), r.ImagesHashed, len(r.Matches), scanCategory(cat, top))
+		}
+	}
+	return cat.T("scan.ev.page")
 }
 
 type deskScanReason struct {
@@ -119,15 +269,20 @@ type deskScanReason struct {
 func deskScans(cat i18n.Catalog, rs []store.ScanResult) []deskScan {
 	out := make([]deskScan, 0, len(rs))
 	for _, r := range rs {
-		ds := deskScan{ScanResult: r, Fetched: deskLocal(r.Fetched)}
+		ds := deskScan{ScanResult: r, Fetched: deskLocal(r.Fetched), Matches: deskMatches(cat, r.Matches)}
+		if r.Error != "" {
+			// A kind this page does not know (a newer scanner) or none (a result from before
+			// kinds were stored) gets the general sentence; the raw error is shown below it.
+			ds.Fail = deskT(cat, "scan.fail."+r.ErrorKind, cat.T("scan.fail.other"))
+		}
 		if top := r.Suggestion.Top; top != "" {
-			ds.TopKey, ds.Top = top, deskT(cat, "scan.cat."+top, top)
+			ds.TopKey, ds.Top = top, scanCategory(cat, top)
 			if sc, ok := r.Suggestion.Scores[top]; ok && top != "clean" {
 				ds.TopScore = strconv.FormatFloat(sc, 'f', 2, 64)
 			}
 		}
 		for _, re := range r.Suggestion.Reasons {
-			ds.Reasons = append(ds.Reasons, deskScanReason{Category: deskT(cat, "scan.cat."+re.Category, re.Category), Rule: re.Rule, Evidence: re.Evidence})
+			ds.Reasons = append(ds.Reasons, deskScanReason{Category: scanCategory(cat, re.Category), Rule: re.Rule, Evidence: re.Evidence})
 		}
 		out = append(out, ds)
 	}
@@ -172,7 +327,7 @@ func (u *UI) deskShowCase(w http.ResponseWriter, r *http.Request, o deskCaseOpts
 	cat := deskCat(r)
 	now := u.svc.Now()
 	c := v.Case
-	d := deskCaseData{Case: c, Stage: v.Stage, Next: v.Next, URLs: v.URLs, Evidence: v.Evidence, Received: deskLocal(c.Received),
+	d := deskCaseData{Case: c, Stage: v.Stage, Next: v.Next, URLs: v.URLs, Received: deskLocal(c.Received),
 		SLA:   deskSLAOf(cat, c.SLADue, now, c.Assessed, lifecycle.CaseOpen(c.State) && c.State != lifecycle.CaseResolved),
 		Flash: o.flash, Errors: o.errors, Drafts: o.drafts, Me: p.UserID, Harms: taxonomy.Harms, Flags: taxonomy.Flags,
 		FlagSet: map[string]bool{}, AgeBands: taxonomy.AgeBands, Severity: []int{0, 1, 2, 3, 4, 5}, Prios: []int{0, 1, 2, 3, 4}}
@@ -216,6 +371,11 @@ func (u *UI) deskShowCase(w http.ResponseWriter, r *http.Request, o deskCaseOpts
 			d.Staff = append(d.Staff, deskStaff{ID: us.ID, Name: name})
 		}
 	}
+	scans, err := st.CaseScanResults(ctx, id)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
 	for _, e := range v.Events {
 		en := deskEntry{Time: deskLocal(e.Time), Actor: e.ActorName, Kind: deskT(cat, "desk.event."+e.Kind, e.Kind), Detail: e.Detail, Note: e.Note}
 		switch e.Kind {
@@ -234,6 +394,15 @@ func (u *UI) deskShowCase(w http.ResponseWriter, r *http.Request, o deskCaseOpts
 			}
 			en.Detail = rest
 		}
+		if e.Kind == "scanner" {
+			if text, ok := deskRaise(cat, e.Detail); ok {
+				// Shown once, in the analyst's language; the note holds the same English
+				// record.
+				en.Detail, en.Note = text, ""
+			} else if en.Note == en.Detail {
+				en.Note = ""
+			}
+		}
 		if e.Kind == "assign" {
 			if n, ok := names[e.Detail]; ok {
 				en.Detail = n
@@ -249,17 +418,17 @@ func (u *UI) deskShowCase(w http.ResponseWriter, r *http.Request, o deskCaseOpts
 		}
 		d.History = append(d.History, en)
 	}
+	d.Evidence = make([]deskEvidence, len(v.Evidence))
 	for i := range v.Evidence {
-		e := &v.Evidence[i]
+		e := &d.Evidence[i]
+		e.Evidence = v.Evidence[i]
 		e.Captured = deskLocal(e.Captured)
+		if e.Source == "scanner" {
+			e.Desc, e.Record = deskScanEvidence(cat, &e.Evidence, scans), deskNoPaths(e.Note)
+		}
 		d.History = append(d.History, deskEntry{Time: e.Captured, Kind: cat.T("desk.event.evidence"), Evidence: e})
 	}
 	sort.SliceStable(d.History, func(i, j int) bool { return d.History[i].Time.Before(d.History[j].Time) })
-	scans, err := st.CaseScanResults(ctx, id)
-	if err != nil {
-		u.fail(w, r, err)
-		return
-	}
 	d.Scans = deskScans(cat, scans)
 	if d.AnyMedia {
 		// Welfare: how many screenshots this analyst opened today, shown beside the reveal
@@ -519,4 +688,11 @@ func (u *UI) deskAttachment(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Length", strconv.Itoa(len(data)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(data)
+}
+
+// scanCategory names a suggestion's category: the classifier's own (scan.cat.*), else a
+// filter category as the network list names it (a host listed as "hotline" or "drugs"), else
+// the code itself.
+func scanCategory(cat i18n.Catalog, c string) string {
+	return deskT(cat, "scan.cat."+c, deskT(cat, "category."+c, c))
 }

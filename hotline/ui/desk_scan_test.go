@@ -1,14 +1,32 @@
 package ui
 
 import (
+	"bytes"
 	"fmt"
+	"html"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kidshield/kidshield/hotline"
+	"github.com/kidshield/kidshield/scanner"
+	"github.com/kidshield/kidshield/scanner/fetch"
+	"github.com/kidshield/kidshield/scanner/pdq"
 	"github.com/kidshield/kidshield/store"
+	"github.com/kidshield/kidshield/web/i18n"
 )
 
 // The case page shows the scanner's results as labelled suggestions, in both languages, and
@@ -36,15 +54,17 @@ func TestDeskCaseScanResults(t *testing.T) {
 		t.Fatal(err)
 	}
 	for lang, want := range map[string][]string{
-		"vi": {"Kết quả quét tự động", "Đây chỉ là gợi ý", "Nội dung tình dục", "0.93", "Trùng mã băm đã biết, khoảng cách 7", "Đã nâng mức ưu tiên", "Không quét được", "Địa chỉ đã kết nối"},
-		"en": {"Automatic scan", "machine suggestions", "Sexual content", "Known-hash match, distance 7", "Priority raised", "Could not scan", "Connected address"},
+		"vi": {"Kết quả quét tự động", "Đây chỉ là gợi ý", "Nội dung tình dục", "0.93", "Trùng mã băm đã biết, khoảng cách 7", "Đã nâng mức ưu tiên", "Không quét được",
+			"Địa chỉ đã kết nối", "danh sách mạng lưới, mục 12", "Máy quét không tải được đường dẫn này."},
+		"en": {"Automatic scan", "machine suggestions", "Sexual content", "Known-hash match, distance 7", "Priority raised", "Could not scan", "Connected address",
+			"network list, entry 12", "The scanner could not fetch this link."},
 	} {
 		w := e.do("GET", path+"?lang="+lang, "lan", nil)
 		body := w.Body.String()
 		if w.Code != 200 {
 			t.Fatalf("%s: %d %s", lang, w.Code, body)
 		}
-		for _, s := range append(want, "https://example.vn/bai-2", "203.0.113.7:443", sha, pdqHex, "từ khóa-xyz", "rot90", "list:12", "destination refused") {
+		for _, s := range append(want, "https://example.vn/bai-2", "203.0.113.7:443", sha, pdqHex, "từ khóa-xyz", "rot90", "destination refused") {
 			if !strings.Contains(body, s) {
 				t.Errorf("%s: page lacks %q", lang, s)
 			}
@@ -58,5 +78,234 @@ func TestDeskCaseScanResults(t *testing.T) {
 		if m := regexp.MustCompile(`\bscan\.[a-z_.]+`).FindString(section); m != "" {
 			t.Errorf("%s: untranslated key %s", lang, m)
 		}
+	}
+}
+
+// deskScanImage is a smooth picture with a strong PDQ hash.
+func deskScanImage() *image.Gray {
+	img := image.NewGray(image.Rect(0, 0, 256, 256))
+	for y := range 256 {
+		for x := range 256 {
+			v := 128 + 50*math.Sin(float64(x)/14+1) + 50*math.Cos(float64(y)/21) + 20*math.Sin(float64(x+y)/8)
+			img.SetGray(x, y, color.Gray{Y: uint8(max(0, min(255, v)))})
+		}
+	}
+	return img
+}
+
+// deskSection is the part of a page from the element with id to the end of its section.
+func deskSection(t *testing.T, body, id string) string {
+	t.Helper()
+	i := strings.Index(body, `id="`+id+`"`)
+	if i < 0 {
+		t.Fatalf("no %s on the page", id)
+	}
+	j := strings.Index(body[i:], "</section>")
+	return body[i : i+j]
+}
+
+// What the real scanner records reads right on the case page, in each language: the raise is
+// one history entry saying what it did and why (not a reclassification, not twice), its
+// evidence is described rather than quoted in English, a hash list is named by its file's name
+// and never its server path, and a refused address says what happened and what to do.
+func TestDeskCaseScannerRecords(t *testing.T) {
+	e := newDeskEnv(t)
+	ctx := t.Context()
+	img := deskScanImage()
+	h, q := pdq.HashImage(img)
+	if q < pdq.MinQuality {
+		t.Fatalf("test image quality %d", q)
+	}
+	var png1 bytes.Buffer
+	if err := png.Encode(&png1, img); err != nil {
+		t.Fatal(err)
+	}
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/trang":
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			fmt.Fprint(w, `<html><head><title>Trang thử</title></head><body><p>Xin chào</p><img src="/anh.png"></body></html>`)
+		case "/anh.png":
+			w.Header().Set("Content-Type", "image/png")
+			w.Write(png1.Bytes())
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(site.Close)
+	su, _ := url.Parse(site.URL)
+	port, _ := strconv.Atoi(su.Port())
+	client, err := fetch.NewAllowingLoopbackForTests(fetch.Options{Ports: []int{80, 443, port}, HostInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(client.Close)
+	dir := filepath.Join(t.TempDir(), "bi-mat-may-chu")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	list := filepath.Join(dir, "known.pdq")
+	if err := os.WriteFile(list, []byte("# test\npdq "+h.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	known, err := scanner.LoadKnown(ctx, scanner.KnownSources{Files: []string{list}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := scanner.New(scanner.Options{Store: e.st, Cases: e.svc, Client: client, Known: known, Now: func() time.Time { return e.now },
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.submit(hotline.Submission{Harm: "VIO.BULLY", URLs: []string{"https://example.vn/bai"}})
+	if c.Priority != 2 {
+		t.Fatalf("the case starts at P%d: the test needs P2", c.Priority)
+	}
+	// The page with the known image, and an address the scanner never fetches.
+	if err := sc.Enqueue(ctx, c.ID, []string{site.URL + "/trang", "http://10.1.2.3/noi-bo"}); err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		n, err := sc.RunOnce(ctx, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	rs, err := e.st.CaseScanResults(ctx, c.ID)
+	if err != nil || len(rs) != 2 {
+		t.Fatalf("scan results %+v %v", rs, err)
+	}
+
+	path := fmt.Sprintf("/desk/cases/%d", c.ID)
+	for _, tc := range []struct {
+		lang                             string
+		raise, pageEv, imageEv, fail     string
+		classified, englishRaise, notice string
+	}{
+		{lang: "vi", raise: "nâng mức ưu tiên P2 → P1: trùng mã băm đã biết, khoảng cách 0 (orig, danh sách mã băm known.pdq, dòng 2)",
+			pageEv:  "Trang được tải khi quét tự động: đã tính mã băm 1 ảnh, 1 kết quả trùng mã băm đã biết, gợi ý: Không thấy dấu hiệu",
+			imageEv: "Ảnh trùng mã băm đã biết, khoảng cách 0 (danh sách mã băm known.pdq, dòng 2)",
+			fail:    "Máy quét không bao giờ truy cập địa chỉ riêng hay cục bộ", classified: "<strong>Phân loại</strong>"},
+		{lang: "en", raise: "raised the priority P2 → P1: known-hash match at distance 0 (orig, hash list known.pdq, line 2)",
+			pageEv:  "Page fetched by the automatic scan: 1 image(s) hashed, 1 known-hash match(es), suggestion: No signal",
+			imageEv: "Image matching a known hash, distance 0 (hash list known.pdq, line 2)",
+			fail:    "The scanner never fetches private or local addresses", classified: "<strong>Classified</strong>"},
+	} {
+		w := e.do("GET", path+"?lang="+tc.lang, "lan", nil)
+		body := w.Body.String()
+		if w.Code != 200 {
+			t.Fatalf("%s: %d", tc.lang, w.Code)
+		}
+		hist := deskSection(t, body, "desk-history")
+		if n := strings.Count(hist, tc.raise); n != 1 {
+			t.Errorf("%s: the history has the raise %d times, want once: %q", tc.lang, n, tc.raise)
+		}
+		if strings.Contains(hist, tc.classified) {
+			t.Errorf("%s: the raise shows as a reclassification", tc.lang)
+		}
+		for _, s := range []string{tc.pageEv, tc.imageEv} {
+			if !strings.Contains(hist, s) || !strings.Contains(deskSection(t, body, "desk-evidence"), s) {
+				t.Errorf("%s: evidence not described as %q", tc.lang, s)
+			}
+		}
+		if tc.lang == "vi" {
+			// The English records are kept, folded away in the evidence table, nowhere else.
+			if strings.Contains(hist, "known-hash match") || strings.Contains(hist, "automatic fetch") {
+				t.Errorf("vi: English scanner text in the history: %s", hist)
+			}
+			if !strings.Contains(deskSection(t, body, "desk-evidence"), "Bản ghi gốc (tiếng Anh)") {
+				t.Error("vi: the stored notes are not kept on the page")
+			}
+		}
+		scan := deskSection(t, body, "desk-scan")
+		if !strings.Contains(scan, tc.fail) || !strings.Contains(scan, "destination refused") {
+			t.Errorf("%s: the refused address is not explained (with the raw error below): %s", tc.lang, scan)
+		}
+		if strings.Contains(body, dir) || strings.Contains(body, "bi-mat-may-chu") {
+			t.Errorf("%s: the page shows the hash list's server path", tc.lang)
+		}
+	}
+}
+
+// Every kind of failure the scanner stores has its sentence in both languages, and the page
+// picks the stored kind's sentence; a result stored before kinds existed gets the general one.
+func TestDeskCaseScanFailureKinds(t *testing.T) {
+	for _, lang := range []string{"vi", "en"} {
+		cat := i18n.Get(lang)
+		seen := map[string]string{}
+		for _, k := range scanner.FailureKinds {
+			key := "scan.fail." + k
+			v := cat.T(key)
+			if v == key || v == "" {
+				t.Errorf("%s: no %s", lang, key)
+			}
+			if other, dup := seen[v]; dup {
+				t.Errorf("%s: %s and %s say the same", lang, key, other)
+			}
+			seen[v] = key
+		}
+	}
+	e := newDeskEnv(t)
+	c := e.submit(hotline.Submission{Harm: "VIO.BULLY", URLs: []string{"https://example.vn/bai"}})
+	at := time.Date(2026, 3, 2, 2, 0, 0, 0, time.UTC)
+	for _, r := range []store.ScanResult{
+		{URL: "https://example.vn/a", Error: "fetch: unusable URL: port 8080 not allowed", ErrorKind: scanner.FailPort},
+		{URL: "https://example.vn/b", Error: "fetch x.invalid: lookup x.invalid: no such host", ErrorKind: scanner.FailDNS},
+		{URL: "https://example.vn/c", Error: "fetch: something old"},
+	} {
+		r.CaseID, r.Fetched = c.ID, at
+		if _, err := e.st.AddScanResult(t.Context(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, lang := range []string{"vi", "en"} {
+		cat := i18n.Get(lang)
+		scan := deskSection(t, e.do("GET", fmt.Sprintf("/desk/cases/%d?lang=%s", c.ID, lang), "lan", nil).Body.String(), "desk-scan")
+		for _, want := range []string{cat.T("scan.fail.port"), cat.T("scan.fail.dns"), cat.T("scan.fail.other"),
+			"port 8080 not allowed", "no such host", "something old"} {
+			if !strings.Contains(scan, html.EscapeString(want)) {
+				t.Errorf("%s: the scan section lacks %q", lang, want)
+			}
+		}
+	}
+}
+
+// The reasons the scanner writes are the ones the page reads back: built with the scanner's
+// own functions, each is worded in the analyst's language, never with a server path.
+func TestDeskRaiseReasons(t *testing.T) {
+	vi, en := i18n.Get("vi"), i18n.Get("en")
+	for _, tc := range []struct {
+		detail, vi, en string
+	}{
+		{scanner.RaiseDetail(2, 1, scanner.HashReason(7, "rot90", "list:12")),
+			"nâng mức ưu tiên P2 → P1: trùng mã băm đã biết, khoảng cách 7 (rot90, danh sách mạng lưới, mục 12)",
+			"raised the priority P2 → P1: known-hash match at distance 7 (rot90, network list, entry 12)"},
+		{scanner.RaiseDetail(3, 1, scanner.HashReason(0, "orig", "file:/etc/kidshield/hashes.txt:41")),
+			"nâng mức ưu tiên P3 → P1: trùng mã băm đã biết, khoảng cách 0 (orig, danh sách mã băm hashes.txt, dòng 41)",
+			"raised the priority P3 → P1: known-hash match at distance 0 (orig, hash list hashes.txt, line 41)"},
+		{scanner.RaiseDetail(2, 1, scanner.TextReason("sexual", 0.914, 0.65)),
+			"nâng mức ưu tiên P2 → P1: văn bản có dấu hiệu Nội dung tình dục (điểm 0.91 ≥ ngưỡng 0.65)",
+			"raised the priority P2 → P1: text suggests Sexual content (score 0.91 ≥ threshold 0.65)"},
+		// As the scanner wrote a raise before it said the priorities.
+		{"scanner: known-hash match at distance 3 (flipx, file:/srv/lists/known.pdq:5)",
+			"nâng mức ưu tiên: trùng mã băm đã biết, khoảng cách 3 (flipx, danh sách mã băm known.pdq, dòng 5)",
+			"raised the priority: known-hash match at distance 3 (flipx, hash list known.pdq, line 5)"},
+	} {
+		for _, l := range []struct {
+			cat  i18n.Catalog
+			want string
+		}{{vi, tc.vi}, {en, tc.en}} {
+			got, ok := deskRaise(l.cat, tc.detail)
+			if !ok || got != l.want {
+				t.Errorf("deskRaise(%q) = %q, %v; want %q", tc.detail, got, ok, l.want)
+			}
+		}
+	}
+	// The scanner's other entries (a notice's content back) are not raises.
+	if got, ok := deskRaise(vi, "scanner: content of notice TB-1 is back at https://example.vn/a (page_present, HTTP 200; it was gone: http_404 since 2026-03-01T00:00:00Z)"); ok {
+		t.Errorf("a reappearance read as a raise: %q", got)
 	}
 }

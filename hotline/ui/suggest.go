@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/kidshield/kidshield/hotline"
 	"github.com/kidshield/kidshield/hotline/taxonomy"
@@ -27,17 +28,26 @@ func (u *UI) suggestRoutes() []web.Route {
 	}
 }
 
-// sugRow is one suggestion as the page shows it.
+// sugRow is one suggestion as the page shows it: times local, as on the case page (deskLocal),
+// and each match's source worded for an analyst.
 type sugRow struct {
 	*store.SourceSuggestion
+	Created  time.Time // local
+	Matches  []deskMatch
 	TopScore string
 	Harm     string // the harm code preselected for "open a case"
+}
+
+// sugDone is a decided suggestion, with its decision's local time.
+type sugDone struct {
+	*store.SourceSuggestion
+	Decided time.Time // local
 }
 
 type sugPage struct {
 	Rows   []sugRow
 	Harms  []string
-	Done   []*store.SourceSuggestion // the last decided ones
+	Done   []sugDone // the last decided ones
 	Errors []string
 }
 
@@ -81,11 +91,12 @@ func (u *UI) sugRender(w http.ResponseWriter, r *http.Request, status int, errs 
 		return
 	}
 	p := sugPage{Errors: errs}
+	cat := deskCat(r)
 	for _, h := range taxonomy.Harms {
 		p.Harms = append(p.Harms, h.Code)
 	}
 	for _, g := range open {
-		row := sugRow{SourceSuggestion: g, Harm: sugHarm(g)}
+		row := sugRow{SourceSuggestion: g, Created: deskLocal(g.Created), Matches: deskMatches(cat, g.Matches), Harm: sugHarm(g)}
 		if sc, ok := g.Suggestion.Scores[g.Suggestion.Top]; ok {
 			row.TopScore = fmt.Sprintf("%.2f", sc)
 		}
@@ -93,7 +104,7 @@ func (u *UI) sugRender(w http.ResponseWriter, r *http.Request, status int, errs 
 	}
 	for _, g := range all {
 		if g.State != store.SuggestionOpen && len(p.Done) < 20 {
-			p.Done = append(p.Done, g)
+			p.Done = append(p.Done, sugDone{SourceSuggestion: g, Decided: deskLocal(g.Decided)})
 		}
 	}
 	u.render(w, r, status, "desk_suggest", p)

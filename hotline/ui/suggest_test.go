@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kidshield/kidshield/store"
 )
@@ -94,5 +95,45 @@ func TestSuggestionsPage(t *testing.T) {
 	body = e.do("GET", "/desk/suggestions?lang=vi", "lan", nil).Body.String()
 	if !strings.Contains(body, "Không có gợi ý nào đang chờ.") || !strings.Contains(body, "Đã mở vụ việc") || !strings.Contains(body, "Đã bỏ qua") {
 		t.Error("decided suggestions not shown as decided")
+	}
+}
+
+// The suggestions page shows times in local time (Asia/Ho_Chi_Minh), as the case page does: a
+// suggestion made late in the evening UTC is the next morning's in Viet Nam. A match's source
+// is its hash list's file name or the network list, never a server path.
+func TestSuggestionsLocalTimesAndSources(t *testing.T) {
+	e := newDeskEnv(t)
+	ctx := t.Context()
+	add := func(u string, created time.Time, source string) int64 {
+		id, _, err := e.st.AddSourceSuggestion(ctx, store.SourceSuggestion{Source: "bao", URL: u, Canonical: u, Created: created, HTTPStatus: 200,
+			Matches: []store.ScanMatch{{ImageURL: u + "/anh.jpg", Distance: 4, Transform: "orig", Source: source}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	add("https://bao.example.vn/khuya", time.Date(2026, 3, 1, 20, 30, 0, 0, time.UTC), "file:/etc/kidshield/may-chu/hashes.txt:9")
+	add("https://bao.example.vn/mang-luoi", time.Date(2026, 3, 1, 3, 0, 0, 0, time.UTC), "list:77")
+	done := add("https://bao.example.vn/da-xu-ly", time.Date(2026, 3, 1, 1, 0, 0, 0, time.UTC), "list:78")
+	if err := e.st.DecideSourceSuggestion(ctx, done, store.SuggestionDismissed, 0, "user:1", time.Date(2026, 3, 2, 17, 45, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	for lang, want := range map[string][]string{
+		"vi": {"danh sách mã băm hashes.txt, dòng 9", "danh sách mạng lưới, mục 77"},
+		"en": {"hash list hashes.txt, line 9", "network list, entry 77"},
+	} {
+		body := e.do("GET", "/desk/suggestions?lang="+lang, "lan", nil).Body.String()
+		// 20:30 UTC on 1 March is 03:30 on 2 March in Viet Nam; the decision at 17:45 UTC on
+		// 2 March is 00:45 on 3 March.
+		for _, s := range append(want, "02/03 03:30", "01/03 10:00", "03/03 00:45") {
+			if !strings.Contains(body, s) {
+				t.Errorf("%s: page lacks %q", lang, s)
+			}
+		}
+		for _, s := range []string{"01/03 20:30", "02/03 17:45", "/etc/kidshield", "may-chu", "list:77"} {
+			if strings.Contains(body, s) {
+				t.Errorf("%s: page shows %q", lang, s)
+			}
+		}
 	}
 }

@@ -37,7 +37,7 @@ var listCategory = map[string]string{
 	"gambling": Gambling,
 	"scam":     Scam, "fraud": Scam, "phishing": Scam,
 	"violence": Violence, "aggressive": Violence,
-	"self_harm": SelfHarm, "suicide": SelfHarm,
+	"self_harm": SelfHarm, "self-harm": SelfHarm, "suicide": SelfHarm,
 	"hate": HateBullying, "hate_bullying": HateBullying,
 	"grooming": Grooming,
 }

@@ -7,8 +7,10 @@ import (
 )
 
 // hostLimiter is the per-host politeness of one Client: at most concurrency requests in
-// flight to a host, and their starts at least interval apart. A slot is held for a whole
-// hop, body included, so a slow host slows only the scanner's work on that host.
+// flight to a site, and their starts at least interval apart. A site is what the key
+// function makes of a host name (SetSiteKey; the scanner's is the registrable domain, so
+// www.example.vn and cdn.example.vn share one limit). A slot is held for a whole hop, body
+// included, so a slow site slows only the scanner's work on that site.
 type hostLimiter struct {
 	concurrency int
 	interval    time.Duration
@@ -16,7 +18,24 @@ type hostLimiter struct {
 	sleep       func(ctx context.Context, d time.Duration) error
 
 	mu    sync.Mutex
+	key   func(host string) string // nil: the host name itself
 	hosts map[string]*hostSlot
+}
+
+func (l *hostLimiter) setKey(key func(host string) string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.key = key
+}
+
+func (l *hostLimiter) keyOf(host string) string {
+	l.mu.Lock()
+	key := l.key
+	l.mu.Unlock()
+	if key == nil {
+		return host
+	}
+	return key(host)
 }
 
 type hostSlot struct {
@@ -49,9 +68,10 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// acquire waits for a slot on host and for the host's interval; the returned func releases
+// acquire waits for a slot on host's site and for the site's interval; the returned func releases
 // the slot and must be called exactly once.
 func (l *hostLimiter) acquire(ctx context.Context, host string) (func(), error) {
+	host = l.keyOf(host)
 	l.mu.Lock()
 	if len(l.hosts) >= sweepAbove {
 		l.sweepLocked()

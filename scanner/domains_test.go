@@ -1,0 +1,60 @@
+package scanner
+
+import (
+	"testing"
+	"time"
+
+	"github.com/kidshield/kidshield/scanner/classify"
+	"github.com/kidshield/kidshield/store"
+)
+
+// The hosts a scan touched are looked up in the published network list (here: imported
+// lists) and read for cues in their names.
+func TestClassifyHosts(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	ctx := t.Context()
+	at := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	for _, imp := range []store.ListImport{
+		{Source: "adult-list", Category: "adult", Entries: []store.ImportEntry{{Kind: store.ListDomain, Value: "adult.example"}, {Kind: store.ListDomain, Value: "bóng.example"}}},
+		{Source: "exact-list", Category: "gambling", Entries: []store.ImportEntry{{Kind: store.ListHost, Value: "exact.example"}}},
+	} {
+		imp.Actor, imp.Time, imp.Format = "test", at, "domains"
+		if _, err := e.st.ImportList(ctx, imp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name     string
+		urls     []string
+		top      string
+		listed   bool // a reason from the list
+		category string
+	}{
+		{"a subdomain of a listed domain", []string{"https://m.adult.example/p?q=1"}, classify.Sexual, true, classify.Sexual},
+		{"a listed host itself", []string{"https://exact.example/"}, classify.Gambling, true, classify.Gambling},
+		{"below a host entry: not listed", []string{"https://sub.exact.example/"}, classify.Clean, false, ""},
+		{"an IDN under a listed IDN", []string{"https://sub.BÓNG.example./x"}, classify.Sexual, true, classify.Sexual},
+		{"a shortener leading to a listed site", []string{"https://short.example/a", "https://adult.example/x"}, classify.Sexual, true, classify.Sexual},
+		{"a cue in the name only", []string{"https://nohu88.vn/"}, classify.Gambling, false, classify.Gambling},
+		{"an unlisted plain name", []string{"https://news.example/"}, classify.Clean, false, ""},
+		{"an address", []string{"http://127.0.0.1:8080/"}, classify.Clean, false, ""},
+		{"a bare top-level domain is never looked up", []string{"https://example/"}, classify.Clean, false, ""},
+	} {
+		r, err := e.sc.classifyHosts(ctx, tc.urls...)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		listed := false
+		for _, re := range r.Reasons {
+			if re.Rule == "list" {
+				listed = true
+				if re.Category != tc.category {
+					t.Errorf("%s: list reason %+v, want category %s", tc.name, re, tc.category)
+				}
+			}
+		}
+		if r.Top != tc.top || listed != tc.listed {
+			t.Errorf("%s: top %q listed %v (%+v), want %q listed %v", tc.name, r.Top, listed, r.Reasons, tc.top, tc.listed)
+		}
+	}
+}
