@@ -55,12 +55,7 @@ func (s *Service) CatchUp(ctx context.Context) (int, error) {
 			s.o.Logger.Info("scanner: report URL queued by the catch-up (its report's hook did not queue it)", "case", u.CaseRef)
 		}
 	}
-	for range n {
-		select {
-		case s.wake <- struct{}{}:
-		default:
-		}
-	}
+	s.wakeWorkers(n)
 	if err := errors.Join(errs...); err != nil {
 		return n, fmt.Errorf("scanner: catch-up: %w", err)
 	}

@@ -64,10 +64,7 @@ func (s *Service) enqueue(ctx context.Context, kind string, v any, rawURL string
 	host := jobHost(rawURL)
 	_, created, err := s.o.Store.EnqueueScanJob(ctx, store.NewScanJob{Kind: kind, Payload: payload, Host: host, MaxAttempts: s.o.MaxAttempts}, s.o.Now())
 	if created {
-		select {
-		case s.wake <- struct{}{}:
-		default:
-		}
+		s.wakeWorkers(1)
 	}
 	return created, err
 }

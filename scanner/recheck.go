@@ -290,12 +290,7 @@ func (s *Service) EnqueueRechecks(ctx context.Context) (int, error) {
 			n++
 		}
 	}
-	for range n {
-		select {
-		case s.wake <- struct{}{}:
-		default:
-		}
-	}
+	s.wakeWorkers(n)
 	if err := errors.Join(errs...); err != nil {
 		return n, fmt.Errorf("scanner: enqueue re-checks: %w", err)
 	}

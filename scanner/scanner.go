@@ -235,12 +235,7 @@ func (s *Service) Enqueue(ctx context.Context, caseID int64, urls []string) erro
 			errs = append(errs, err)
 		}
 	}
-	for range urls {
-		select {
-		case s.wake <- struct{}{}:
-		default:
-		}
-	}
+	s.wakeWorkers(len(urls))
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("scanner: enqueue case %d: %w", caseID, err)
 	}
@@ -438,4 +433,15 @@ func defaultSuggestCategories() []string {
 		}
 	}
 	return out
+}
+
+// wakeWorkers wakes up to n idle workers for n new jobs; a worker that is busy finds them when
+// it next leases, so a full wake channel drops the signal rather than block.
+func (s *Service) wakeWorkers(n int) {
+	for range n {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
 }

@@ -99,11 +99,11 @@ func scanDigest(kind string, payload []byte) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// EnqueueScanJob queues j unless an identical job is already queued or running; it returns
-// the id of the job that will run and whether it is a new one.
-func (s *Store) EnqueueScanJob(ctx context.Context, j NewScanJob, now time.Time) (id int64, created bool, err error) {
+// prepare fills j's defaults and returns when it first runs and its identity (kind and
+// payload) for deduplication.
+func (j *NewScanJob) prepare(now time.Time) (next time.Time, digest string, err error) {
 	if j.Kind == "" {
-		return 0, false, errors.New("store: enqueue scan job: no kind")
+		return time.Time{}, "", errors.New("no kind")
 	}
 	if j.MaxAttempts <= 0 {
 		j.MaxAttempts = 5
@@ -111,11 +111,20 @@ func (s *Store) EnqueueScanJob(ctx context.Context, j NewScanJob, now time.Time)
 	if len(j.Payload) == 0 {
 		j.Payload = []byte("{}")
 	}
-	next := now
+	next = now
 	if j.NotBefore.After(now) {
 		next = j.NotBefore
 	}
-	digest := scanDigest(j.Kind, j.Payload)
+	return next, scanDigest(j.Kind, j.Payload), nil
+}
+
+// EnqueueScanJob queues j unless an identical job is already queued or running; it returns
+// the id of the job that will run and whether it is a new one.
+func (s *Store) EnqueueScanJob(ctx context.Context, j NewScanJob, now time.Time) (id int64, created bool, err error) {
+	next, digest, err := j.prepare(now)
+	if err != nil {
+		return 0, false, fmt.Errorf("store: enqueue scan job: %w", err)
+	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, `INSERT INTO scan_jobs (kind, digest, payload, host, state, max_attempts, next_run_us, created_us, updated_us)
 			VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $7) ON CONFLICT DO NOTHING RETURNING id`,

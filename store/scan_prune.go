@@ -112,20 +112,10 @@ func (s *Store) UnscannedReportURLs(ctx context.Context, since time.Time, limit 
 // scanned again): a catch-up that runs twice, or on two nodes at once, queues a job once.
 // It returns the id of the existing or new job and whether it is new.
 func (s *Store) EnqueueScanJobOnce(ctx context.Context, j NewScanJob, now time.Time) (id int64, created bool, err error) {
-	if j.Kind == "" {
-		return 0, false, errors.New("store: enqueue scan job once: no kind")
+	next, digest, err := j.prepare(now)
+	if err != nil {
+		return 0, false, fmt.Errorf("store: enqueue scan job once: %w", err)
 	}
-	if j.MaxAttempts <= 0 {
-		j.MaxAttempts = 5
-	}
-	if len(j.Payload) == 0 {
-		j.Payload = []byte("{}")
-	}
-	next := now
-	if j.NotBefore.After(now) {
-		next = j.NotBefore
-	}
-	digest := scanDigest(j.Kind, j.Payload)
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		id, created = 0, false
 		if s.dialect == DialectPostgres {
