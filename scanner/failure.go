@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"net"
-	"strings"
 
 	"github.com/kidshield/kidshield/scanner/fetch"
 	"github.com/kidshield/kidshield/scanner/pdq"
@@ -35,25 +34,17 @@ var FailureKinds = []string{FailPrivate, FailPort, FailDisallowed, FailTimeout, 
 
 // FailureKind says why err stopped a scan, as one of the Fail* kinds. It reads the errors of
 // scanner/fetch (and of the context and the network beneath them) with errors.Is and As, never
-// their text, except for the one refusal fetch does not export a type for (a URL's port).
+// their text.
 func FailureKind(err error) string {
 	if err == nil {
 		return ""
 	}
-	var be *fetch.BlockedError
 	switch {
-	case errors.As(err, &be):
-		if strings.HasPrefix(be.Reason, "port ") {
-			return FailPort
-		}
-		return FailPrivate
+	case errors.Is(err, fetch.ErrPortNotAllowed):
+		// Before ErrBadURL: a port outside scanner.ports is something an administrator can
+		// change, unlike a scheme or credentials in the URL.
+		return FailPort
 	case errors.Is(err, fetch.ErrBadURL):
-		// A URL refused as a policy also matches ErrBlocked: a port outside scanner.ports is
-		// something an administrator can change, unlike a scheme or credentials in the URL.
-		// fetch keeps that error's type to itself, so its text is the only witness.
-		if errors.Is(err, fetch.ErrBlocked) && strings.Contains(err.Error(), "port ") {
-			return FailPort
-		}
 		return FailBadURL
 	case errors.Is(err, fetch.ErrBlocked):
 		return FailPrivate

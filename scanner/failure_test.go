@@ -74,7 +74,7 @@ func TestFailureKind(t *testing.T) {
 	// A dial refused at the port: the URL's own check lets it through when the port is
 	// allowed, so only the guard's own ports differ; this is the error the guard returns.
 	dialPort := fmt.Errorf("fetch 203.0.113.9: %w", &url.Error{Op: "Get", URL: "http://203.0.113.9:8080/",
-		Err: &net.OpError{Op: "dial", Net: "tcp", Err: &fetch.BlockedError{Addr: "203.0.113.9:8080", Reason: "port 8080 not allowed"}}})
+		Err: &net.OpError{Op: "dial", Net: "tcp", Err: &fetch.BlockedError{Addr: "203.0.113.9:8080", Reason: "port 8080 not allowed", Port: true}}})
 	notFound := fmt.Errorf("fetch nothing.invalid: %w", &net.OpError{Op: "dial", Net: "tcp",
 		Err: &net.DNSError{Err: "no such host", Name: "nothing.invalid", IsNotFound: true}})
 	dnsBroken := fmt.Errorf("fetch example.vn: %w", &net.OpError{Op: "dial", Net: "tcp",

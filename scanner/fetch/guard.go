@@ -11,19 +11,26 @@ import (
 // port at dial time, or a URL whose scheme, userinfo or port the client will not use.
 var ErrBlocked = errors.New("destination refused")
 
+// ErrPortNotAllowed is matched (with ErrBlocked) by a refusal of a port outside the client's
+// ports, at dial time or in the URL: unlike a private address, an administrator can allow it.
+var ErrPortNotAllowed = errors.New("port not allowed")
+
 // BlockedError says which destination was refused and why. It is what the dialer returns,
 // wrapped by net and net/http; errors.As finds it.
 type BlockedError struct {
 	Addr   string // the address:port that was about to be connected, or the URL's host
 	Reason string
+	Port   bool // the port was refused, not the address
 }
 
 func (e *BlockedError) Error() string {
 	return fmt.Sprintf("destination refused: %s: %s", e.Addr, e.Reason)
 }
 
-// Is lets errors.Is(err, ErrBlocked) match.
-func (e *BlockedError) Is(target error) bool { return target == ErrBlocked }
+// Is lets errors.Is(err, ErrBlocked) match, and ErrPortNotAllowed for a refused port.
+func (e *BlockedError) Is(target error) bool {
+	return target == ErrBlocked || e.Port && target == ErrPortNotAllowed
+}
 
 // deniedPrefixes is the deny list of SCANNER.md, plus ::/96 (the deprecated IPv4-compatible
 // addresses, which no public host uses) and 64:ff9b:1::/48 (local-use NAT64, which can embed
@@ -103,7 +110,7 @@ func (g *guard) control(network, address string, _ syscall.RawConn) error {
 
 func (g *guard) check(ap netip.AddrPort) error {
 	if !g.ports[ap.Port()] {
-		return &BlockedError{Addr: ap.String(), Reason: fmt.Sprintf("port %d not allowed", ap.Port())}
+		return &BlockedError{Addr: ap.String(), Reason: fmt.Sprintf("port %d not allowed", ap.Port()), Port: true}
 	}
 	return g.checkAddr(ap.Addr(), ap.String())
 }

@@ -20,12 +20,13 @@ var ErrBadURL = errors.New("unusable URL")
 type urlError struct {
 	reason string
 	policy bool
+	port   bool // a port outside the allowed ones (ErrPortNotAllowed)
 }
 
 func (e *urlError) Error() string { return "unusable URL: " + e.reason }
 
 func (e *urlError) Is(target error) bool {
-	return target == ErrBadURL || (e.policy && target == ErrBlocked)
+	return target == ErrBadURL || (e.policy && target == ErrBlocked) || (e.port && target == ErrPortNotAllowed)
 }
 
 func badURL(format string, args ...any) error {
@@ -134,7 +135,7 @@ func (p urlPolicy) checkWith(in *url.URL, hosts hostCache) (*url.URL, error) {
 			port = ""
 		} else {
 			if p.ports != nil && !p.ports[n] {
-				return nil, refusedURL("port %d not allowed", n)
+				return nil, &urlError{reason: fmt.Sprintf("port %d not allowed", n), policy: true, port: true}
 			}
 			port = strconv.Itoa(n)
 		}
@@ -144,7 +145,7 @@ func (p urlPolicy) checkWith(in *url.URL, hosts hostCache) (*url.URL, error) {
 			def = 443
 		}
 		if !p.ports[def] {
-			return nil, refusedURL("port %d not allowed", def)
+			return nil, &urlError{reason: fmt.Sprintf("port %d not allowed", def), policy: true, port: true}
 		}
 	}
 	if strings.Contains(host, ":") {
