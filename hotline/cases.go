@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kidshield/kidshield/hotline/canon"
 	"github.com/kidshield/kidshield/hotline/lifecycle"
 	"github.com/kidshield/kidshield/hotline/taxonomy"
 	"github.com/kidshield/kidshield/store"
@@ -184,10 +183,10 @@ func (s *Service) AddEvidence(ctx context.Context, by Actor, e store.Evidence) (
 	if e.Captured.IsZero() {
 		e.Captured = s.o.Now()
 	}
-	// Evidence is matched with reports and notice items by canonical URL.
-	if c, err := canon.URL(e.URL); err == nil {
-		e.URL = c.URL
-	}
+	// Evidence records what was fetched or seen, exactly: the URL as requested (not its
+	// canonical form, which may say https for an http page, or drop parameters), and FinalURL
+	// where the fetch ended. Matching by canonical URL canonicalises at the time it compares.
+	e.URL = strings.TrimSpace(e.URL)
 	e.AddedBy = by.UserID
 	return s.o.Store.AddEvidence(ctx, e, by.Label)
 }

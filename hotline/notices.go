@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kidshield/kidshield/hotline/canon"
 	"github.com/kidshield/kidshield/hotline/lifecycle"
 	"github.com/kidshield/kidshield/hotline/taxonomy"
 	"github.com/kidshield/kidshield/store"
@@ -211,7 +212,8 @@ func (s *Service) caseItems(ctx context.Context, caseID int64, keep []string) ([
 		it := store.NoticeItem{URL: u.Canonical, FirstSeen: first[u.Canonical]}
 		var hashes []string
 		for _, e := range ev {
-			if e.URL != u.Canonical && e.FinalURL != u.Canonical {
+			// Evidence records URLs as fetched; they match a link by its canonical form.
+			if canonical(e.URL) != u.Canonical && canonical(e.FinalURL) != u.Canonical {
 				continue
 			}
 			if e.SHA256 != "" && !slices.Contains(hashes, "sha256:"+e.SHA256) {
@@ -688,4 +690,12 @@ func (s *Service) NoticeKey() (NoticePublicKey, error) {
 		return NoticePublicKey{}, ErrNoSigner
 	}
 	return NoticePublicKey{Algorithm: "Ed25519", KeyID: k.KeyID(), PublicKey: base64.StdEncoding.EncodeToString(k.PublicKey()), PEM: k.PublicPEM()}, nil
+}
+
+// canonical is raw's canonical form, or raw itself when it has none (it then matches no link).
+func canonical(raw string) string {
+	if c, err := canon.URL(raw); err == nil {
+		return c.URL
+	}
+	return raw
 }

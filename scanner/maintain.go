@@ -38,7 +38,7 @@ func (s *Service) CatchUp(ctx context.Context) (int, error) {
 	n := 0
 	var errs []error
 	for _, u := range us {
-		raw := FetchURL(store.ReportURL{Raw: u.Raw, Canonical: u.Canonical})
+		raw := store.ReportURL{Raw: u.Raw, Canonical: u.Canonical}.Fetchable()
 		payload, err := json.Marshal(reportJob{CaseID: u.CaseID, URL: raw})
 		if err != nil {
 			return n, fmt.Errorf("scanner: catch-up: %w", err)

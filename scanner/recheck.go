@@ -391,7 +391,7 @@ func (s *Service) recheckURL(ctx context.Context, caseID int64, itemURL string) 
 	}
 	for _, u := range us {
 		if u.Canonical == itemURL {
-			return FetchURL(u), nil
+			return u.Fetchable(), nil
 		}
 	}
 	return itemURL, nil
@@ -488,7 +488,9 @@ func (s *Service) recordReappeared(ctx context.Context, n *store.Notice, item *s
 		if err != nil {
 			return err
 		}
-		ch := hotline.Change{Version: cs.Version, Kind: "scanner", Note: reason, Detail: reason}
+		// The detail, short and fixed in shape, is what the case page words in the analyst's
+		// language; the note keeps the sentence (URL, statuses, since when) as the record.
+		ch := hotline.Change{Version: cs.Version, Kind: "scanner", Note: reason, Detail: ReappearedDetail(n.Ref, chk.Reason, last.Reason)}
 		switch {
 		case lifecycle.Case.Check(cs.State, lifecycle.CaseReopened) == nil:
 			ch.To = lifecycle.CaseReopened

@@ -123,6 +123,16 @@ func RaiseDetail(from, to int, reason string) string {
 	return fmt.Sprintf("P%d → P%d: %s", from, to, reason)
 }
 
+// ReappearedDetail is the case history's line when removed content of a notice is back:
+// "notice N260301-ABC123: content back (page_present; was gone: http_404)", with the re-check's
+// reason codes (Check.Reason) of now and of the last gone check. It holds no URL or time so
+// that its shape stays fixed: the case page reads the codes back to say it in the analyst's
+// language (hotline/ui deskReappeared), and the entry's note keeps the full English sentence,
+// URL and times included, as the record.
+func ReappearedDetail(noticeRef, reason, wasReason string) string {
+	return fmt.Sprintf("notice %s: content back (%s; was gone: %s)", noticeRef, reason, wasReason)
+}
+
 // scanReportURL is a report_url job: scan, record the result and the evidence, raise the
 // priority on a strong signal.
 func (s *Service) scanReportURL(ctx context.Context, jobID int64, p reportJob) (err error, permanent bool) {
@@ -148,10 +158,7 @@ func (s *Service) scanReportURL(ctx context.Context, jobID int64, p reportJob) (
 	}
 	// Evidence and the raise come first and the result last, so that a result on the case
 	// means the whole scan was recorded (a retry after a failure in between repeats them).
-	// The evidence's URL is kept in canonical form (the hotline matches evidence with reports
-	// and notices by it), which may differ from what was fetched (https for http, tracking
-	// parameters dropped): the note names the URL exactly as requested, and FinalURL is where
-	// the fetch ended.
+	// The evidence's URL is the URL exactly as requested, FinalURL where the fetch ended.
 	note := fmt.Sprintf("scanner: automatic fetch of %s, %d image(s) hashed, %d known-hash match(es), suggestion %s", p.URL, o.ImagesHashed, len(o.Matches), orClean(sug.Top))
 	if _, err := s.o.Cases.AddEvidence(ctx, Actor, store.Evidence{CaseID: p.CaseID, URL: p.URL, FinalURL: c.FinalURL, Captured: c.FetchedAt,
 		HTTPStatus: c.Status, SHA256: c.SHA256, ContentType: c.SniffedType, Source: "scanner", Note: note}); err != nil {

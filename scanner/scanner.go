@@ -24,7 +24,6 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -247,24 +246,11 @@ func (s *Service) Enqueue(ctx context.Context, caseID int64, urls []string) erro
 func (s *Service) OnReport(ctx context.Context, r hotline.ReportEvent) {
 	urls := make([]string, 0, len(r.URLs))
 	for _, u := range r.URLs {
-		urls = append(urls, FetchURL(u))
+		urls = append(urls, u.Fetchable())
 	}
 	if err := s.Enqueue(ctx, r.CaseID, urls); err != nil {
 		s.o.Logger.Warn("scanner: URLs of a new report not queued", "case", r.CaseRef, "err", err)
 	}
-}
-
-// FetchURL is the address to fetch for a reported URL: the URL as the reporter gave it when
-// it is a usable http(s) URL (the canonical form may have changed its scheme or dropped parts
-// of it for deduplication), else the canonical one.
-func FetchURL(u store.ReportURL) string {
-	// The client checks the URL again (ports, userinfo, addresses): this only picks which
-	// form to hand it.
-	raw := strings.TrimSpace(u.Raw)
-	if p, err := url.Parse(raw); err == nil && (p.Scheme == "http" || p.Scheme == "https") && p.Host != "" {
-		return raw
-	}
-	return u.Canonical
 }
 
 // Run runs the workers, queues the notice re-checks every RecheckEvery and the sources' polls

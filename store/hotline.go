@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -16,6 +17,17 @@ import (
 // ReportURL is one URL a report names, as given and canonicalised (the dedup key).
 type ReportURL struct {
 	Raw, Canonical, Host string
+}
+
+// Fetchable is the URL to open or fetch: as the reporter gave it when that is a plain http or
+// https URL (the canonical form may say https for a page served only over http, or drop a
+// parameter the page needs), else the canonical form.
+func (u ReportURL) Fetchable() string {
+	raw := strings.TrimSpace(u.Raw)
+	if p, err := url.Parse(raw); err == nil && (p.Scheme == "http" || p.Scheme == "https") && p.Host != "" {
+		return raw
+	}
+	return u.Canonical
 }
 
 // Attachment is a re-encoded screenshot; DataSealed is its sealed bytes.
