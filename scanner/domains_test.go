@@ -58,3 +58,37 @@ func TestClassifyHosts(t *testing.T) {
 		}
 	}
 }
+
+// A page that cannot be fetched still gets what its host says: a refused URL on a listed
+// host records the failure with the list's category as its suggestion.
+func TestFailedScanKeepsHostSuggestion(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	ctx := t.Context()
+	if _, err := e.st.ImportList(ctx, store.ListImport{Source: "adult-list", Category: "adult", Actor: "test", Time: time.Now(), Format: "domains",
+		Entries: []store.ImportEntry{{Kind: store.ListDomain, Value: "listed.example"}}}); err != nil {
+		t.Fatal(err)
+	}
+	c := e.report(t, "/x")
+	// Port 9 is not one the scanner fetches: refused for good, before any lookup.
+	for _, u := range []string{"http://www.listed.example:9/p", "http://plain.example:9/p"} {
+		if err := e.sc.Enqueue(ctx, c.ID, []string{u}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.drain(t)
+	rs, err := e.st.CaseScanResults(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]store.ScanResult{}
+	for _, r := range rs {
+		got[r.URL] = r
+	}
+	listed, plain := got["http://www.listed.example:9/p"], got["http://plain.example:9/p"]
+	if listed.ErrorKind != FailPort || listed.Suggestion.Top != classify.Sexual || len(listed.Suggestion.Reasons) == 0 || listed.Suggestion.Reasons[0].Rule != "list" {
+		t.Errorf("listed host: %+v, want a port failure suggesting sexual content from the list", listed)
+	}
+	if plain.ErrorKind != FailPort || plain.Suggestion.Top != "" || len(plain.Suggestion.Reasons) != 0 {
+		t.Errorf("unlisted host: %+v, want the failure alone", plain)
+	}
+}

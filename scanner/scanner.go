@@ -351,19 +351,44 @@ func (s *Service) runOne(ctx context.Context, owner string) (int, error) {
 		return 1, err
 	}
 	// The error stays in the store (the job's last error, the case's scan result): it may
-	// quote the URL, whose path and query can carry personal data, so it is not logged.
-	s.o.Logger.Info("scanner: job failed", "job", j.ID, "host", j.Host, "attempt", j.Attempts, "state", state)
+	// quote the URL, whose path and query can carry personal data, so it is not logged. Its
+	// kind (FailureKind) says why without the URL, and a monitored source is named, so that
+	// an administrator can tell which source is failing.
+	attrs := []any{"job", j.ID, "kind", j.Kind, "host", j.Host, "attempt", j.Attempts, "state", state, "reason", FailureKind(runErr)}
+	var src struct {
+		Source string `json:"source"`
+	}
+	if (j.Kind == store.ScanJobSourcePoll || j.Kind == store.ScanJobSourceItem) && json.Unmarshal(j.Payload, &src) == nil && src.Source != "" {
+		attrs = append(attrs, "source", src.Source)
+	}
+	s.o.Logger.Info("scanner: job failed", attrs...)
 	if state == store.ScanFailed && j.Kind == store.ScanJobReportURL {
-		// The analyst sees why nothing was scanned.
 		var p reportJob
 		if json.Unmarshal(j.Payload, &p) == nil && p.CaseID > 0 {
-			if _, err := s.o.Store.AddScanResult(ctx, store.ScanResult{JobID: j.ID, CaseID: p.CaseID, URL: p.URL, Fetched: now,
-				Error: runErr.Error(), ErrorKind: FailureKind(runErr)}); err != nil {
-				return 1, err
-			}
+			return 1, s.recordFailure(ctx, j.ID, p, runErr, now)
 		}
 	}
 	return 1, nil
+}
+
+// recordFailure puts a report URL's failed scan on its case: why nothing was scanned, in a
+// kind the page explains, and what its host alone says (the network list's category, cues
+// in the name) — a listed or tell-tale host matters most when the page itself cannot be
+// fetched (taken down, or refusing scanners).
+func (s *Service) recordFailure(ctx context.Context, jobID int64, p reportJob, runErr error, now time.Time) error {
+	res := store.ScanResult{JobID: jobID, CaseID: p.CaseID, URL: p.URL, Fetched: now, Error: runErr.Error(), ErrorKind: FailureKind(runErr)}
+	dom, err := s.classifyHosts(ctx, p.URL)
+	if err != nil {
+		return err
+	}
+	if len(dom.Reasons) > 0 {
+		res.Suggestion = store.ScanSuggestion{Scores: dom.Scores, Top: dom.Top}
+		for _, r := range dom.Reasons {
+			res.Suggestion.Reasons = append(res.Suggestion.Reasons, store.ScanReason{Category: r.Category, Rule: r.Rule, Evidence: r.Evidence})
+		}
+	}
+	_, err = s.o.Store.AddScanResult(ctx, res)
+	return err
 }
 
 // run runs one job; permanent says a retry cannot succeed.
