@@ -58,7 +58,12 @@ func RoleSet(roles []string) (map[string]bool, error) {
 			continue
 		}
 		if !slices.Contains(AllRoles, r) {
-			return nil, fmt.Errorf("unknown role %q: want one or more of %s", r, strings.Join(AllRoles, ", "))
+			err := fmt.Errorf("unknown role %q: want one or more of %s", r, strings.Join(AllRoles, ", "))
+			if r == "scanner" {
+				// The scanner is part of the hotline, not a role of its own (docs/scanner.md).
+				err = fmt.Errorf("%w (the scanner runs with the hotline role: configure it under scanner:)", err)
+			}
+			return nil, err
 		}
 		set[r] = true
 	}
