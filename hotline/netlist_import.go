@@ -92,7 +92,8 @@ type ListImportReport struct {
 	store.ImportResult
 	Parse lists.Stats
 	// Ignored counts rules the network list cannot hold: exceptions (@@), "subdomains only"
-	// rules and public suffixes.
+	// rules and public suffixes. Refused (from ImportResult) then says why for the first few
+	// of these and of the values the store refused.
 	Ignored int
 	Digest  string
 }
@@ -124,19 +125,28 @@ func (s *Service) ImportList(ctx context.Context, by Actor, in ListImportInput) 
 	}
 	rep := &ListImportReport{Parse: st, Digest: "sha256:" + hex.EncodeToString(cr.h.Sum(nil))}
 	var entries []store.ImportEntry
+	var why []string // the first few ignored rules, with the reason
 	for r := range l.All() {
-		var kind string
+		var kind, reason string
 		switch {
-		case r.Allow || r.Kind == lists.SubdomainsOnly:
+		case r.Allow:
+			reason = "an exception (@@): the network list only blocks"
+		case r.Kind == lists.SubdomainsOnly:
+			reason = "a subdomains-only rule: the network list has no such kind"
 		case r.Kind == lists.Subtree:
 			if ps, _ := publicsuffix.PublicSuffix(r.Name); ps != r.Name {
 				kind = store.ListDomain
+			} else {
+				reason = "a public suffix or a single-label name: blocking it would block every site under it"
 			}
 		case r.Kind == lists.Exact:
 			kind = store.ListHost
 		}
 		if kind == "" {
 			rep.Ignored++
+			if len(why) < store.MaxRefusedShown {
+				why = append(why, fmt.Sprintf("%q is %s", r.Name, reason))
+			}
 			continue
 		}
 		entries = append(entries, store.ImportEntry{Kind: kind, Value: r.Name})
@@ -150,6 +160,7 @@ func (s *Service) ImportList(ctx context.Context, by Actor, in ListImportInput) 
 		return rep, err
 	}
 	rep.ImportResult = res
+	rep.Refused = append(why, res.Refused...)[:min(len(why)+len(res.Refused), store.MaxRefusedShown)]
 	if res.Changed() && s.o.OnListChange != nil {
 		s.o.OnListChange()
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kidshield/kidshield/hotline"
 	"github.com/kidshield/kidshield/hotline/lifecycle"
 	"github.com/kidshield/kidshield/scanner/fetch"
 	"github.com/kidshield/kidshield/scanner/pdq"
@@ -241,16 +242,21 @@ func TestRecheckRemovalAndReappearance(t *testing.T) {
 	if n := e.notice(t, id); n.Reappeared.IsZero() || n.State != lifecycle.NoticeActioned {
 		t.Fatalf("notice after the content came back: %s reappeared %v", n.State, n.Reappeared)
 	}
-	evs, err := e.st.CaseEvents(ctx, c.ID)
+	// The history says it in the short form the case page translates, the reopening and the
+	// scanner's entry alike; the entry's note keeps the full sentence, with the URL, as the record.
+	v, err := e.hl.CaseView(ctx, hotline.Actor{Label: "test"}, c.ID, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var reopened bool
-	for _, ev := range evs {
-		reopened = reopened || ev.To == lifecycle.CaseReopened && strings.Contains(ev.Detail, "is back")
+	detail := ReappearedDetail("N-T1", "page_present", "http_404")
+	var reopened, entry bool
+	for _, ev := range v.Events {
+		reopened = reopened || ev.To == lifecycle.CaseReopened && ev.Detail == detail
+		entry = entry || ev.Kind == "scanner" && ev.Detail == detail && strings.Contains(ev.Note, "content of notice N-T1 is back at "+n.Items[0].URL) &&
+			strings.Contains(ev.Note, "it was gone: http_404 since ")
 	}
-	if !reopened {
-		t.Fatalf("no reopening with the reason in the case's history: %+v", evs)
+	if !reopened || !entry {
+		t.Fatalf("reopening with %q (%v), scanner entry with it and the sentence as note (%v): %+v", detail, reopened, entry, v.Events)
 	}
 }
 

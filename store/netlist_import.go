@@ -73,7 +73,13 @@ type ImportResult struct {
 	Added, Removed, Recategorised, Unchanged int
 	Invalid                                  int   // values refused by NormalizeListValue (and the canary)
 	Serial                                   int64 // the list serial after the import
+	// Refused says why, for the first MaxRefusedShown refused values: an administrator
+	// whose list lost entries wants to know which and why, not only how many.
+	Refused []string
 }
+
+// MaxRefusedShown is how many refused values an ImportResult describes.
+const MaxRefusedShown = 10
 
 // Changed reports whether the import changed the list (and bumped the serial).
 func (r ImportResult) Changed() bool { return r.Added+r.Removed+r.Recategorised > 0 }
@@ -123,14 +129,24 @@ func (s *Store) ImportList(ctx context.Context, li ListImport) (ImportResult, er
 	}
 	now := li.Time.UnixMicro()
 	want := make(map[[2]string]struct{}, len(li.Entries))
+	refuse := func(why string) {
+		res.Invalid++
+		if len(res.Refused) < MaxRefusedShown {
+			res.Refused = append(res.Refused, why)
+		}
+	}
 	for _, e := range li.Entries {
 		if e.Kind != ListDomain && e.Kind != ListHost {
-			res.Invalid++
+			refuse(fmt.Sprintf("%q: kind %q is not domain or host", e.Value, e.Kind))
 			continue
 		}
 		v, err := NormalizeListValue(e.Kind, e.Value)
-		if err != nil || v == CanaryValue {
-			res.Invalid++
+		if err != nil {
+			refuse(err.Error())
+			continue
+		}
+		if v == CanaryValue {
+			refuse(fmt.Sprintf("%q is the network's canary name, published by the network itself", v))
 			continue
 		}
 		want[[2]string{e.Kind, v}] = struct{}{}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -64,8 +65,14 @@ type SourceSuggestion struct {
 	Created    time.Time
 	State      string
 	CaseID     int64
-	DecidedBy  string
-	Decided    time.Time
+	DecidedBy  string // the audit label, "user:1:lan"
+	// DecidedByID and DecidedByName are the user who decided (0 and "" for a decision taken
+	// under an API token, or by a user since deleted); the page shows the name, not the label.
+	DecidedByID   int64
+	DecidedByName string
+	// DecidedReason is why it was dismissed (required for a known-hash match).
+	DecidedReason string
+	Decided       time.Time
 }
 
 // AddSourceSuggestion queues a suggestion unless a case already names its canonical URL or an
@@ -113,14 +120,18 @@ func (s *Store) AddSourceSuggestion(ctx context.Context, g SourceSuggestion) (id
 	return id, created, nil
 }
 
-const suggestionCols = `id, source, url, canonical, title, http_status, sha256, suggestion, matches, created_us, state, case_id, decided_by, decided_us`
+const suggestionCols = `g.id, g.source, g.url, g.canonical, g.title, g.http_status, g.sha256, g.suggestion, g.matches, g.created_us, g.state, g.case_id,
+	g.decided_by, g.decided_by_id, COALESCE(u.name, ''), g.decided_reason, g.decided_us`
+
+// suggestionFrom joins the decider's account for their name, as caseFrom does for assignees.
+const suggestionFrom = ` FROM scan_suggestions g LEFT JOIN users u ON u.id = g.decided_by_id`
 
 func scanSourceSuggestion(sc interface{ Scan(...any) error }) (*SourceSuggestion, error) {
 	var g SourceSuggestion
 	var sug, m string
 	var created, decided int64
 	if err := sc.Scan(&g.ID, &g.Source, &g.URL, &g.Canonical, &g.Title, &g.HTTPStatus, &g.SHA256, &sug, &m, &created, &g.State, &g.CaseID,
-		&g.DecidedBy, &decided); err != nil {
+		&g.DecidedBy, &g.DecidedByID, &g.DecidedByName, &g.DecidedReason, &decided); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(sug), &g.Suggestion); err != nil {
@@ -140,7 +151,7 @@ func (s *Store) SourceSuggestions(ctx context.Context, state string, limit int) 
 		limit = 100
 	}
 	limit = min(limit, 1000)
-	rows, err := s.r.QueryContext(ctx, `SELECT `+suggestionCols+` FROM scan_suggestions WHERE ($1 = '' OR state = $1) ORDER BY id DESC LIMIT $2`, state, limit)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+suggestionCols+suggestionFrom+` WHERE ($1 = '' OR g.state = $1) ORDER BY g.id DESC LIMIT $2`, state, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: suggestions: %w", err)
 	}
@@ -158,7 +169,7 @@ func (s *Store) SourceSuggestions(ctx context.Context, state string, limit int) 
 
 // SourceSuggestionByID returns one suggestion.
 func (s *Store) SourceSuggestionByID(ctx context.Context, id int64) (*SourceSuggestion, error) {
-	g, err := scanSourceSuggestion(s.r.QueryRowContext(ctx, `SELECT `+suggestionCols+` FROM scan_suggestions WHERE id = $1`, id))
+	g, err := scanSourceSuggestion(s.r.QueryRowContext(ctx, `SELECT `+suggestionCols+suggestionFrom+` WHERE g.id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: suggestion %d: %w", id, ErrNotFound)
 	}
@@ -168,29 +179,61 @@ func (s *Store) SourceSuggestionByID(ctx context.Context, id int64) (*SourceSugg
 	return g, nil
 }
 
+// ErrReasonRequired is returned (wrapped) when a suggestion with a known-hash match is dismissed
+// without a reason: the match is the strongest signal the system has, so whoever sets it aside
+// says why, for the audit log and for whoever looks at it again.
+var ErrReasonRequired = errors.New("a known-hash match is dismissed only with a reason")
+
+// SuggestionDecision is an analyst's decision on an open suggestion.
+type SuggestionDecision struct {
+	To      string // SuggestionOpened or SuggestionDismissed
+	CaseID  int64  // the case opened from it
+	ActorID int64  // the deciding user, 0 for none (an API token)
+	Actor   string // the audit label
+	Reason  string // why it was dismissed; required when it has a known-hash match
+	Time    time.Time
+}
+
 // DecideSourceSuggestion closes an open suggestion: opened (with the case made from it) or
-// dismissed, by actor, audited. A suggestion no longer open is ErrConflict.
-func (s *Store) DecideSourceSuggestion(ctx context.Context, id int64, to string, caseID int64, actor string, now time.Time) error {
-	if to != SuggestionOpened && to != SuggestionDismissed {
-		return fmt.Errorf("store: decide suggestion %d: unknown state %q", id, to)
+// dismissed, by d.Actor, audited with the reason. A suggestion no longer open is ErrConflict; a
+// known-hash match dismissed without a reason is ErrReasonRequired.
+func (s *Store) DecideSourceSuggestion(ctx context.Context, id int64, d SuggestionDecision) error {
+	if d.To != SuggestionOpened && d.To != SuggestionDismissed {
+		return fmt.Errorf("store: decide suggestion %d: unknown state %q", id, d.To)
 	}
+	reason := cleanText(strings.TrimSpace(d.Reason))
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		r, err := tx.ExecContext(ctx, `UPDATE scan_suggestions SET state = $1, case_id = $2, decided_by = $3, decided_us = $4 WHERE id = $5 AND state = 'open'`,
-			to, caseID, actor, now.UnixMicro(), id)
+		var state, matches string
+		err := tx.QueryRowContext(ctx, `SELECT state, matches FROM scan_suggestions WHERE id = $1`, id).Scan(&state, &matches)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if state != SuggestionOpen {
+			return fmt.Errorf("already %s: %w", state, ErrConflict)
+		}
+		// matches is "[]" when there is none (AddSourceSuggestion never stores null).
+		if d.To == SuggestionDismissed && reason == "" && strings.TrimSpace(matches) != "[]" {
+			return ErrReasonRequired
+		}
+		r, err := tx.ExecContext(ctx, `UPDATE scan_suggestions SET state = $1, case_id = $2, decided_by = $3, decided_by_id = $4, decided_reason = $5,
+			decided_us = $6 WHERE id = $7 AND state = 'open'`, d.To, d.CaseID, d.Actor, d.ActorID, reason, d.Time.UnixMicro(), id)
 		if err != nil {
 			return err
 		}
 		if n, err := r.RowsAffected(); err != nil {
 			return err
 		} else if n == 0 {
-			var st string
-			if err := tx.QueryRowContext(ctx, `SELECT state FROM scan_suggestions WHERE id = $1`, id).Scan(&st); errors.Is(err, sql.ErrNoRows) {
-				return ErrNotFound
-			}
-			return fmt.Errorf("already %s: %w", st, ErrConflict)
+			// Decided by another node between the read and the update (PostgreSQL).
+			return fmt.Errorf("decided meanwhile: %w", ErrConflict)
 		}
-		return s.appendAudit(ctx, tx, AuditEvent{Time: now, Actor: actor, Action: "suggestion." + to, Object: fmt.Sprintf("suggestion:%d", id),
-			Detail: map[string]any{"case": caseID}})
+		// The audit log never holds free text (it is append-only, and a reason may name
+		// someone): it records that a reason was given; the text stays on the suggestion,
+		// as a list entry keeps its own (ChangeListEntry).
+		return s.appendAudit(ctx, tx, AuditEvent{Time: d.Time, Actor: d.Actor, Action: "suggestion." + d.To, Object: fmt.Sprintf("suggestion:%d", id),
+			Detail: map[string]any{"case": d.CaseID, "known_hash": strings.TrimSpace(matches) != "[]", "reason_given": reason != ""}})
 	})
 	if err != nil {
 		return fmt.Errorf("store: decide suggestion %d: %w", id, err)

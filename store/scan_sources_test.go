@@ -58,13 +58,13 @@ func TestSourceSuggestions(t *testing.T) {
 			t.Fatalf("suggestion %+v", got)
 		}
 		at := scanT0.Add(time.Hour)
-		if err := s.DecideSourceSuggestion(ctx, id, SuggestionOpened, 42, "user:1:lan", at); err != nil {
+		if err := s.DecideSourceSuggestion(ctx, id, SuggestionDecision{To: SuggestionOpened, CaseID: 42, Actor: "user:1:lan", Time: at}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.DecideSourceSuggestion(ctx, id, SuggestionDismissed, 0, "user:2:x", at); !errors.Is(err, ErrConflict) {
+		if err := s.DecideSourceSuggestion(ctx, id, SuggestionDecision{To: SuggestionDismissed, Actor: "user:2:x", Reason: "r", Time: at}); !errors.Is(err, ErrConflict) {
 			t.Fatalf("decided twice: %v", err)
 		}
-		if err := s.DecideSourceSuggestion(ctx, 9999, SuggestionDismissed, 0, "u", at); !errors.Is(err, ErrNotFound) {
+		if err := s.DecideSourceSuggestion(ctx, 9999, SuggestionDecision{To: SuggestionDismissed, Actor: "u", Time: at}); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("unknown: %v", err)
 		}
 		g2, err := s.SourceSuggestionByID(ctx, id)

@@ -271,6 +271,20 @@ func listRun(cmd string, args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "imported %s (%s): %d added, %d removed, %d recategorised, %d unchanged; %d lines, %d bad, %d ignored; list serial %d\n",
 			f.source, rep.Digest, rep.Added, rep.Removed, rep.Recategorised, rep.Unchanged, rep.Parse.Lines, rep.Parse.Bad, rep.Ignored+rep.Invalid, rep.Serial)
+		// Say which lines and values were left out and why (the first few of each).
+		for i, le := range rep.Parse.Errors {
+			if i == store.MaxRefusedShown {
+				fmt.Fprintf(stdout, "  bad: … and %d more\n", rep.Parse.Bad-i)
+				break
+			}
+			fmt.Fprintf(stdout, "  bad: %s\n", le.Error())
+		}
+		for _, r := range rep.Refused {
+			fmt.Fprintf(stdout, "  ignored: %s\n", r)
+		}
+		if n := rep.Ignored + rep.Invalid; n > len(rep.Refused) {
+			fmt.Fprintf(stdout, "  ignored: … and %d more\n", n-len(rep.Refused))
+		}
 	case "sources":
 		srcs, err := st.ImportSources(ctx)
 		if err != nil {

@@ -171,6 +171,16 @@ func TestListCommands(t *testing.T) {
 	if strings.Join(got, "|") != want {
 		t.Fatalf("audit %q\nwant %q", strings.Join(got, "|"), want)
 	}
+	// Lines and values left out are named with the reason, not only counted.
+	bad := filepath.Join(t.TempDir(), "bad.txt")
+	if err := os.WriteFile(bad, []byte("good.example\nlocalhost\n10.0.0.1\ncanary.kidshield.example\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = runList(t, "import", "--data-dir", dir, "--source", "bad-list", "--category", "adult", bad)
+	if code != 0 || !strings.Contains(out, "1 added") || !strings.Contains(out, `ignored: "localhost" is a public suffix or a single-label name`) ||
+		!strings.Contains(out, "canary") || strings.Count(out, "  ignored: ")+strings.Count(out, "  bad: ") != 3 {
+		t.Fatalf("import with refused values: %d %q %q", code, out, errs)
+	}
 }
 
 // TestListURLAndRecheckCommands: a URL entry that also blocks its host by DNS (add --dns-host,

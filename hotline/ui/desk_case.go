@@ -64,6 +64,9 @@ type deskEntry struct {
 	From, To string // state keys of a transition
 	Detail   string
 	Note     string
+	// Record is a scanner's note, in English, kept folded away when Detail says the same in
+	// the analyst's language with less (a reappearance: the note has the URL and the times).
+	Record   string
 	Evidence *deskEvidence
 }
 
@@ -124,18 +127,28 @@ type deskScan struct {
 	Matches  []deskMatch
 }
 
-// deskMatch is a known-hash match with its source worded for an analyst.
+// deskMatch is a known-hash match with its source and its rotation or flip worded for an
+// analyst.
 type deskMatch struct {
 	store.ScanMatch
-	SourceText string
+	SourceText    string
+	TransformText string
 }
 
 func deskMatches(cat i18n.Catalog, ms []store.ScanMatch) []deskMatch {
 	out := make([]deskMatch, len(ms))
 	for i, m := range ms {
-		out[i] = deskMatch{ScanMatch: m, SourceText: deskHashSource(cat, m.Source)}
+		out[i] = deskMatch{ScanMatch: m, SourceText: deskHashSource(cat, m.Source), TransformText: deskTransform(cat, m.Transform)}
 	}
 	return out
+}
+
+// deskTransform names the rotation or flip under which an image matched a known hash
+// (pdq.Dihedral: orig, rot90 … flipm); an unknown code is shown as it is. The PDQ reference
+// names flips by their axis: flipx turns the image upside down and flipy mirrors it left to
+// right (its dih-bridge test images; TestDeskTransformWords checks the words against images).
+func deskTransform(cat i18n.Catalog, code string) string {
+	return deskT(cat, "scan.transform."+code, code)
 }
 
 // deskHashSource words where a known hash came from: the network list's entry, or the hash
@@ -200,8 +213,15 @@ var (
 	deskPathInNotes = regexp.MustCompile(`file:[^\s,()]*/([^/\s,()]+:\d+)`)
 )
 
+// A notice's removed content found back, as scanner.ReappearedDetail writes it, and as the
+// scanner wrote it before (one English sentence, with the URL, that is still the entry's note).
+var (
+	deskBackRe    = regexp.MustCompile(`^notice (\S+): content back \(([^;()]*); was gone: ([^;()]*)\)$`)
+	deskBackOldRe = regexp.MustCompile(`^scanner: content of notice (\S+) is back at \S+ \(([^,()]*), HTTP \d+; it was gone: (\S+) since \S+\)$`)
+)
+
 // deskRaise words a scanner's raise in the analyst's language: "raised the priority P2 → P1:
-// known-hash match at distance 7 (rot90, network list, entry 12)". ok is false for the
+// known-hash match at distance 7 (rotated 90°, network list, entry 12)". ok is false for the
 // scanner's other entries (a notice's content back, …).
 func deskRaise(cat i18n.Catalog, detail string) (text string, ok bool) {
 	from, to, reason := "", "", ""
@@ -213,7 +233,7 @@ func deskRaise(cat i18n.Catalog, detail string) (text string, ok bool) {
 		return "", false
 	}
 	if m := deskHashReason.FindStringSubmatch(reason); m != nil {
-		reason = fmt.Sprintf(cat.T("scan.raise.hash"), m[1], m[2], deskHashSource(cat, m[3]))
+		reason = fmt.Sprintf(cat.T("scan.raise.hash"), m[1], deskTransform(cat, m[2]), deskHashSource(cat, m[3]))
 	} else if m := deskTextReason.FindStringSubmatch(reason); m != nil {
 		reason = fmt.Sprintf(cat.T("scan.raise.text"), scanCategory(cat, m[1]), m[2], m[3])
 	} else {
@@ -223,6 +243,20 @@ func deskRaise(cat i18n.Catalog, detail string) (text string, ok bool) {
 		return fmt.Sprintf(cat.T("scan.raise.unknown_from"), reason), true
 	}
 	return fmt.Sprintf(cat.T("scan.raise.detail"), from, to, reason), true
+}
+
+// deskReappeared words the scanner's entry for a notice's removed content found back, from
+// scanner.ReappearedDetail's form or the English sentence the scanner wrote before it (which
+// named the URL): "content of takedown notice N… is back: the page still opens, with no sign
+// of removal (it was gone: the page answered 404 – not found)". ok is false for any other text.
+func deskReappeared(cat i18n.Catalog, detail string) (text string, ok bool) {
+	m := deskBackRe.FindStringSubmatch(detail)
+	if m == nil {
+		if m = deskBackOldRe.FindStringSubmatch(detail); m == nil {
+			return "", false
+		}
+	}
+	return fmt.Sprintf(cat.T("scan.back.detail"), m[1], scanCheckReason(cat, m[2]), scanCheckReason(cat, m[3])), true
 }
 
 // deskNoPaths shortens the hash-list paths older scanner notes quoted to the file's name.
@@ -399,8 +433,18 @@ func (u *UI) deskShowCase(w http.ResponseWriter, r *http.Request, o deskCaseOpts
 				// Shown once, in the analyst's language; the note holds the same English
 				// record.
 				en.Detail, en.Note = text, ""
+			} else if text, ok := deskReappeared(cat, e.Detail); ok {
+				// The note names the URL and the times: kept, folded away like the scanner's
+				// evidence notes.
+				en.Detail, en.Record, en.Note = text, e.Note, ""
 			} else if en.Note == en.Detail {
 				en.Note = ""
+			}
+		}
+		if e.Kind == "transition" {
+			// The scanner's reopening carries the reason of its entry beside it.
+			if text, ok := deskReappeared(cat, e.Detail); ok {
+				en.Detail = text
 			}
 		}
 		if e.Kind == "assign" {
@@ -688,6 +732,32 @@ func (u *UI) deskAttachment(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Length", strconv.Itoa(len(data)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(data)
+}
+
+// scanCheckReason words a notice re-check's reason code (scanner.Check.Reason, as stored in
+// notice_item_checks and in scanner.ReappearedDetail): why the content counts as gone, as
+// still there, or why the check could not tell. An unknown code is shown as it is.
+func scanCheckReason(cat i18n.Catalog, code string) string {
+	if p, ok := strings.CutPrefix(code, "marker:"); ok {
+		return fmt.Sprintf(cat.T("scan.checkf.marker"), scanPlatform(p))
+	}
+	if v := deskT(cat, "scan.check."+code, ""); v != "" {
+		return v
+	}
+	if st, ok := strings.CutPrefix(code, "http_"); ok && deskDigits(st) {
+		return fmt.Sprintf(cat.T("scan.checkf.http"), st)
+	}
+	return code
+}
+
+// scanPlatforms are the platforms of scanner.DefaultRemovalMarkers as their owners write them.
+var scanPlatforms = map[string]string{"tiktok": "TikTok", "facebook": "Facebook", "instagram": "Instagram", "youtube": "YouTube", "x": "X"}
+
+func scanPlatform(p string) string {
+	if v, ok := scanPlatforms[p]; ok {
+		return v
+	}
+	return p
 }
 
 // scanCategory names a suggestion's category: the classifier's own (scan.cat.*), else a

@@ -55,9 +55,9 @@ func TestDeskCaseScanResults(t *testing.T) {
 	}
 	for lang, want := range map[string][]string{
 		"vi": {"Kết quả quét tự động", "Đây chỉ là gợi ý", "Nội dung tình dục", "0.93", "Trùng mã băm đã biết, khoảng cách 7", "Đã nâng mức ưu tiên", "Không quét được",
-			"Địa chỉ đã kết nối", "danh sách mạng lưới, mục 12", "Máy quét không tải được đường dẫn này."},
+			"Địa chỉ đã kết nối", "danh sách mạng lưới, mục 12", "Máy quét không tải được đường dẫn này.", ">xoay 90°<"},
 		"en": {"Automatic scan", "machine suggestions", "Sexual content", "Known-hash match, distance 7", "Priority raised", "Could not scan", "Connected address",
-			"network list, entry 12", "The scanner could not fetch this link."},
+			"network list, entry 12", "The scanner could not fetch this link.", ">rotated 90°<"},
 	} {
 		w := e.do("GET", path+"?lang="+lang, "lan", nil)
 		body := w.Body.String()
@@ -185,11 +185,11 @@ func TestDeskCaseScannerRecords(t *testing.T) {
 		raise, pageEv, imageEv, fail     string
 		classified, englishRaise, notice string
 	}{
-		{lang: "vi", raise: "nâng mức ưu tiên P2 → P1: trùng mã băm đã biết, khoảng cách 0 (orig, danh sách mã băm known.pdq, dòng 2)",
+		{lang: "vi", raise: "nâng mức ưu tiên P2 → P1: trùng mã băm đã biết, khoảng cách 0 (ảnh gốc, danh sách mã băm known.pdq, dòng 2)",
 			pageEv:  "Trang được tải khi quét tự động: đã tính mã băm 1 ảnh, 1 kết quả trùng mã băm đã biết, gợi ý: Không thấy dấu hiệu",
 			imageEv: "Ảnh trùng mã băm đã biết, khoảng cách 0 (danh sách mã băm known.pdq, dòng 2)",
 			fail:    "Máy quét không bao giờ truy cập địa chỉ riêng hay cục bộ", classified: "<strong>Phân loại</strong>"},
-		{lang: "en", raise: "raised the priority P2 → P1: known-hash match at distance 0 (orig, hash list known.pdq, line 2)",
+		{lang: "en", raise: "raised the priority P2 → P1: known-hash match at distance 0 (original, hash list known.pdq, line 2)",
 			pageEv:  "Page fetched by the automatic scan: 1 image(s) hashed, 1 known-hash match(es), suggestion: No signal",
 			imageEv: "Image matching a known hash, distance 0 (hash list known.pdq, line 2)",
 			fail:    "The scanner never fetches private or local addresses", classified: "<strong>Classified</strong>"},
@@ -281,18 +281,22 @@ func TestDeskRaiseReasons(t *testing.T) {
 		detail, vi, en string
 	}{
 		{scanner.RaiseDetail(2, 1, scanner.HashReason(7, "rot90", "list:12")),
-			"nâng mức ưu tiên P2 → P1: trùng mã băm đã biết, khoảng cách 7 (rot90, danh sách mạng lưới, mục 12)",
-			"raised the priority P2 → P1: known-hash match at distance 7 (rot90, network list, entry 12)"},
+			"nâng mức ưu tiên P2 → P1: trùng mã băm đã biết, khoảng cách 7 (xoay 90°, danh sách mạng lưới, mục 12)",
+			"raised the priority P2 → P1: known-hash match at distance 7 (rotated 90°, network list, entry 12)"},
 		{scanner.RaiseDetail(3, 1, scanner.HashReason(0, "orig", "file:/etc/kidshield/hashes.txt:41")),
-			"nâng mức ưu tiên P3 → P1: trùng mã băm đã biết, khoảng cách 0 (orig, danh sách mã băm hashes.txt, dòng 41)",
-			"raised the priority P3 → P1: known-hash match at distance 0 (orig, hash list hashes.txt, line 41)"},
+			"nâng mức ưu tiên P3 → P1: trùng mã băm đã biết, khoảng cách 0 (ảnh gốc, danh sách mã băm hashes.txt, dòng 41)",
+			"raised the priority P3 → P1: known-hash match at distance 0 (original, hash list hashes.txt, line 41)"},
 		{scanner.RaiseDetail(2, 1, scanner.TextReason("sexual", 0.914, 0.65)),
 			"nâng mức ưu tiên P2 → P1: văn bản có dấu hiệu Nội dung tình dục (điểm 0.91 ≥ ngưỡng 0.65)",
 			"raised the priority P2 → P1: text suggests Sexual content (score 0.91 ≥ threshold 0.65)"},
 		// As the scanner wrote a raise before it said the priorities.
 		{"scanner: known-hash match at distance 3 (flipx, file:/srv/lists/known.pdq:5)",
-			"nâng mức ưu tiên: trùng mã băm đã biết, khoảng cách 3 (flipx, danh sách mã băm known.pdq, dòng 5)",
-			"raised the priority: known-hash match at distance 3 (flipx, hash list known.pdq, line 5)"},
+			"nâng mức ưu tiên: trùng mã băm đã biết, khoảng cách 3 (lật trên – dưới, danh sách mã băm known.pdq, dòng 5)",
+			"raised the priority: known-hash match at distance 3 (flipped upside down, hash list known.pdq, line 5)"},
+		// A transform this page does not know is shown as its code.
+		{scanner.RaiseDetail(2, 1, scanner.HashReason(4, "twist", "list:3")),
+			"nâng mức ưu tiên P2 → P1: trùng mã băm đã biết, khoảng cách 4 (twist, danh sách mạng lưới, mục 3)",
+			"raised the priority P2 → P1: known-hash match at distance 4 (twist, network list, entry 3)"},
 	} {
 		for _, l := range []struct {
 			cat  i18n.Catalog
@@ -304,8 +308,174 @@ func TestDeskRaiseReasons(t *testing.T) {
 			}
 		}
 	}
-	// The scanner's other entries (a notice's content back) are not raises.
-	if got, ok := deskRaise(vi, "scanner: content of notice TB-1 is back at https://example.vn/a (page_present, HTTP 200; it was gone: http_404 since 2026-03-01T00:00:00Z)"); ok {
-		t.Errorf("a reappearance read as a raise: %q", got)
+	// The scanner's other entries (a notice's content back, now and as written before) are not
+	// raises.
+	for _, d := range []string{scanner.ReappearedDetail("TB-1", "page_present", "http_404"),
+		"scanner: content of notice TB-1 is back at https://example.vn/a (page_present, HTTP 200; it was gone: http_404 since 2026-03-01T00:00:00Z)"} {
+		if got, ok := deskRaise(vi, d); ok {
+			t.Errorf("a reappearance read as a raise: %q", got)
+		}
+	}
+}
+
+// A notice's content found back is worded in the analyst's language from the scanner's short
+// form (built with its own function) and from the English sentence it wrote before; each
+// reason code of a re-check has its words, and other texts are not taken for a reappearance.
+func TestDeskReappeared(t *testing.T) {
+	vi, en := i18n.Get("vi"), i18n.Get("en")
+	for _, tc := range []struct {
+		detail, vi, en string
+	}{
+		{scanner.ReappearedDetail("N260301-AB12CD", "page_present", "http_404"),
+			"nội dung của yêu cầu gỡ bỏ N260301-AB12CD xuất hiện trở lại: trang vẫn mở được, không có dấu hiệu đã gỡ (trước đó: trang báo lỗi 404 – không tìm thấy)",
+			"content of takedown notice N260301-AB12CD is back: the page still opens, with no sign of removal (it was gone: the page answered 404 – not found)"},
+		{scanner.ReappearedDetail("N-2", "hash_present", "hash_absent"),
+			"nội dung của yêu cầu gỡ bỏ N-2 xuất hiện trở lại: trang vẫn có ảnh trùng mã băm đã biết (trước đó: trang không còn ảnh trùng mã băm đã biết)",
+			"content of takedown notice N-2 is back: an image on the page still matches a known hash (it was gone: no image on the page matches the known hashes any more)"},
+		{scanner.ReappearedDetail("N-3", "page_present", "marker:tiktok"),
+			"nội dung của yêu cầu gỡ bỏ N-3 xuất hiện trở lại: trang vẫn mở được, không có dấu hiệu đã gỡ (trước đó: trang TikTok báo nội dung không còn khả dụng)",
+			"content of takedown notice N-3 is back: the page still opens, with no sign of removal (it was gone: TikTok shows its “content unavailable” page)"},
+		{scanner.ReappearedDetail("N-4", "page_present", "http_410"),
+			"nội dung của yêu cầu gỡ bỏ N-4 xuất hiện trở lại: trang vẫn mở được, không có dấu hiệu đã gỡ (trước đó: trang báo lỗi 410 – đã bị xóa)",
+			"content of takedown notice N-4 is back: the page still opens, with no sign of removal (it was gone: the page answered 410 – gone)"},
+		// As the scanner wrote it before the short form.
+		{"scanner: content of notice TB-1 is back at https://example.vn/a (page_present, HTTP 200; it was gone: http_404 since 2026-03-01T00:00:00Z)",
+			"nội dung của yêu cầu gỡ bỏ TB-1 xuất hiện trở lại: trang vẫn mở được, không có dấu hiệu đã gỡ (trước đó: trang báo lỗi 404 – không tìm thấy)",
+			"content of takedown notice TB-1 is back: the page still opens, with no sign of removal (it was gone: the page answered 404 – not found)"},
+	} {
+		for _, l := range []struct {
+			cat  i18n.Catalog
+			want string
+		}{{vi, tc.vi}, {en, tc.en}} {
+			if got, ok := deskReappeared(l.cat, tc.detail); !ok || got != l.want {
+				t.Errorf("deskReappeared(%q) = %q, %v; want %q", tc.detail, got, ok, l.want)
+			}
+		}
+	}
+	for _, d := range []string{scanner.RaiseDetail(2, 1, scanner.HashReason(7, "rot90", "list:12")), "", "notice N-1: content back"} {
+		if got, ok := deskReappeared(vi, d); ok {
+			t.Errorf("%q read as a reappearance: %q", d, got)
+		}
+	}
+	// Every reason a re-check records, and those that prove nothing, in words; an HTTP status
+	// without its own words and an unknown code still read.
+	for _, lang := range []string{"vi", "en"} {
+		cat := i18n.Get(lang)
+		seen := map[string]string{}
+		for _, code := range []string{"http_404", "http_410", "marker:facebook", "hash_absent", "page_present", "hash_present", "images_unfetched", "images_partial"} {
+			got := scanCheckReason(cat, code)
+			if got == "" || strings.Contains(got, "scan.") || strings.Contains(got, code) {
+				t.Errorf("%s: reason %s worded %q", lang, code, got)
+			}
+			if other, dup := seen[got]; dup {
+				t.Errorf("%s: %s and %s say the same: %q", lang, code, other, got)
+			}
+			seen[got] = code
+		}
+		if got := scanCheckReason(cat, "http_503"); !strings.Contains(got, "HTTP 503") || strings.Contains(got, "scan.") {
+			t.Errorf("%s: http_503 worded %q", lang, got)
+		}
+		if got := scanCheckReason(cat, "something_new"); got != "something_new" {
+			t.Errorf("%s: an unknown code worded %q", lang, got)
+		}
+	}
+}
+
+// The case page shows the scanner's reopening of a case whose notice's content is back in the
+// analyst's language, on the reopening and on the scanner's entry, with the stored English
+// sentence (URL and times) folded away under its label, not in the history's text.
+func TestDeskCaseReappearedEntry(t *testing.T) {
+	e := newDeskEnv(t)
+	ctx := t.Context()
+	c := e.submit(hotline.Submission{Harm: "VIO.BULLY", URLs: []string{"https://example.vn/bai"}})
+	for _, to := range []string{"triaged", "in_assessment", "not_actionable"} {
+		cur := e.caseNow(c.ID)
+		if _, err := e.st.ChangeCase(ctx, c.ID, store.CaseChange{Actor: "t", Version: cur.Version, To: to}); err != nil {
+			t.Fatalf("case → %s: %v", to, err)
+		}
+	}
+	sentence := "scanner: content of notice N-9 is back at https://example.vn/bai (page_present, HTTP 200; it was gone: http_404 since 2026-03-01T00:00:00Z)"
+	// As scanner.recordReappeared writes it.
+	if _, err := e.svc.ChangeCase(ctx, scanner.Actor, c.ID, hotline.Change{Version: e.caseNow(c.ID).Version, Kind: "scanner", To: "reopened",
+		Note: sentence, Detail: scanner.ReappearedDetail("N-9", "page_present", "http_404")}); err != nil {
+		t.Fatal(err)
+	}
+	for lang, want := range map[string]string{
+		"vi": "nội dung của yêu cầu gỡ bỏ N-9 xuất hiện trở lại: trang vẫn mở được, không có dấu hiệu đã gỡ (trước đó: trang báo lỗi 404 – không tìm thấy)",
+		"en": "content of takedown notice N-9 is back: the page still opens, with no sign of removal (it was gone: the page answered 404 – not found)",
+	} {
+		w := e.do("GET", fmt.Sprintf("/desk/cases/%d?lang=%s", c.ID, lang), "lan", nil)
+		if w.Code != 200 {
+			t.Fatalf("%s: %d", lang, w.Code)
+		}
+		hist := deskSection(t, w.Body.String(), "desk-history")
+		if n := strings.Count(hist, html.EscapeString(want)); n != 2 {
+			t.Errorf("%s: the history says %q %d times, want twice (the reopening and the scanner's entry):\n%s", lang, want, n, hist)
+		}
+		// The record, once, inside its folded block.
+		i := strings.Index(hist, `<details class="desk-record">`)
+		j := strings.Index(hist, html.EscapeString(sentence))
+		k := strings.Index(hist, "</details>")
+		if strings.Count(hist, html.EscapeString(sentence)) != 1 || i < 0 || j < i || k < j {
+			t.Errorf("%s: the stored sentence is not kept once, folded away:\n%s", lang, hist)
+		}
+		if strings.Contains(hist, "content back") {
+			t.Errorf("%s: the short form shows as it is stored:\n%s", lang, hist)
+		}
+	}
+}
+
+// The words for a match's rotation or flip say what was done to the image: each of the eight
+// transforms of a picture is hashed as the scanner hashes a page's image (pdq.HashDihedral),
+// and the transform under which it matches the original's hash is worded as that change.
+func TestDeskTransformWords(t *testing.T) {
+	src := deskScanImage()
+	// The picture is square: cut it to a landscape one, so that the turns change its shape.
+	src = src.SubImage(image.Rect(0, 0, 256, 160)).(*image.Gray)
+	known, _ := pdq.HashImage(src)
+	b := src.Bounds()
+	w, h := b.Dx(), b.Dy()
+	for _, tc := range []struct {
+		vi, en string
+		to     func(x, y int) (int, int) // where the pixel at (x, y) goes
+		swap   bool                      // the result is h×w
+	}{
+		{"ảnh gốc", "original", func(x, y int) (int, int) { return x, y }, false},
+		{"xoay 90°", "rotated 90°", func(x, y int) (int, int) { return h - 1 - y, x }, true}, // clockwise
+		{"xoay 180°", "rotated 180°", func(x, y int) (int, int) { return w - 1 - x, h - 1 - y }, false},
+		{"xoay 270°", "rotated 270°", func(x, y int) (int, int) { return y, w - 1 - x }, true},
+		{"lật trên – dưới", "flipped upside down", func(x, y int) (int, int) { return x, h - 1 - y }, false},
+		{"lật trái – phải", "mirrored left–right", func(x, y int) (int, int) { return w - 1 - x, y }, false},
+		{"lật theo đường chéo", "flipped along the diagonal", func(x, y int) (int, int) { return y, x }, true},
+		{"lật theo đường chéo phụ", "flipped along the other diagonal", func(x, y int) (int, int) { return h - 1 - y, w - 1 - x }, true},
+	} {
+		dw, dh := w, h
+		if tc.swap {
+			dw, dh = h, w
+		}
+		img := image.NewGray(image.Rect(0, 0, dw, dh))
+		for y := range h {
+			for x := range w {
+				tx, ty := tc.to(x, y)
+				img.SetGray(tx, ty, src.GrayAt(x, y))
+			}
+		}
+		hs, _ := pdq.HashDihedral(img)
+		best := 0
+		for i := range hs {
+			if hs[i].Distance(known) < hs[best].Distance(known) {
+				best = i
+			}
+		}
+		if d := hs[best].Distance(known); d > 16 {
+			t.Fatalf("%s: no transform matches (best %s at %d)", tc.en, pdq.Dihedral[best], d)
+		}
+		code := pdq.Dihedral[best]
+		if got := deskTransform(i18n.Get("vi"), code); got != tc.vi {
+			t.Errorf("%s matches as %s, worded %q; want %q", tc.en, code, got, tc.vi)
+		}
+		if got := deskTransform(i18n.Get("en"), code); got != tc.en {
+			t.Errorf("%s matches as %s, worded %q; want %q", tc.en, code, got, tc.en)
+		}
 	}
 }

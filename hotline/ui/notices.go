@@ -143,6 +143,46 @@ type ntcItem struct {
 	URL, ContentType, FirstSeen string
 	Hashes                      []string
 	Checked                     bool
+	// Check is the scanner's last re-check of the item (nil: never checked, or not shown).
+	Check *ntcCheck
+}
+
+// ntcCheck is the scanner's last automatic re-check of a notice item, in words: when (Viet
+// Nam time), whether the content is gone, still there or could not be told, why, and since
+// when it is gone.
+type ntcCheck struct {
+	When, State, Reason, Since string
+}
+
+func ntcCheckOf(cat i18n.Catalog, k *store.NoticeItemCheck) *ntcCheck {
+	c := &ntcCheck{When: ntcTime(k.Checked), Reason: scanCheckReason(cat, k.Reason)}
+	switch {
+	case k.Gone:
+		c.State, c.Since = cat.T("notice.check.gone"), ntcTime(k.GoneSince)
+	case k.Reason == "page_present" || k.Reason == "hash_present":
+		c.State = cat.T("notice.check.present")
+	default:
+		// images_unfetched, images_partial, a 403 or 5xx: the check proved nothing.
+		c.State = cat.T("notice.check.unknown")
+	}
+	return c
+}
+
+// ntcAddChecks puts the scanner's last re-check of each item of n beside it (items holds
+// ntcItems(n.Items)): staff see the removal the scanner recorded, and a partner sees that its
+// removal was seen. An item never checked shows nothing.
+func (u *UI) ntcAddChecks(r *http.Request, n *store.Notice, items []ntcItem) error {
+	checks, err := u.svc.Store().NoticeItemChecks(r.Context(), n.ID)
+	if err != nil {
+		return err
+	}
+	cat := ntcCat(r)
+	for i, it := range n.Items {
+		if k := checks[it.ID]; k != nil && i < len(items) {
+			items[i].Check = ntcCheckOf(cat, k)
+		}
+	}
+	return nil
 }
 
 func ntcItems(items []store.NoticeItem) []ntcItem {
@@ -349,6 +389,10 @@ func (u *UI) noticeShowPage(w http.ResponseWriter, r *http.Request, id int64, st
 		Sources: hotline.NoticeAnswerSources, Actions: taxonomy.NoticeActions, MaxAt: u.svc.Now().In(ntcZone).Format(ntcFormTime), Rec: rec}
 	if !n.Sent.IsZero() {
 		p.MinAt = n.Sent.In(ntcZone).Format(ntcFormTime)
+	}
+	if err := u.ntcAddChecks(r, n, p.Items); err != nil {
+		u.fail(w, r, err)
+		return
 	}
 	if v.TimeToRemoval > 0 {
 		p.TTR = ntcDuration(cat, v.TimeToRemoval)

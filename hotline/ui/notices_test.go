@@ -611,3 +611,73 @@ func TestNoticeIssuerName(t *testing.T) {
 		}
 	}
 }
+
+// The scanner's last re-check of each URL of a notice shows under it, on the staff page and in
+// the partner view, in each language and Viet Nam time: gone (why, since when), still there,
+// or could not tell; a URL never checked shows nothing.
+func TestNoticeItemChecksShown(t *testing.T) {
+	e := newNtcEnv(t)
+	ctx := context.Background()
+	urls := []string{"https://www.tube.example/v/gone", "https://www.tube.example/v/there", "https://www.tube.example/v/partial",
+		"https://www.tube.example/v/never"}
+	cid := e.actionableCase("CSE.CSAM", urls...)
+	id := e.draftNotice(cid, e.pA, urls...)
+	ntcWant(t, "approve", e.post("bob", fmt.Sprintf("/desk/notices/%d/approve", id), nil), http.StatusSeeOther)
+	ntcWant(t, "send", e.post("alice", fmt.Sprintf("/desk/notices/%d/send", id), nil), http.StatusSeeOther)
+	n, err := e.st.NoticeByID(ctx, id)
+	if err != nil || len(n.Items) != 4 {
+		t.Fatalf("notice items %+v %v", n, err)
+	}
+	item := map[string]int64{}
+	for _, it := range n.Items {
+		item[it.URL] = it.ID
+	}
+	checked := time.Date(2026, 3, 2, 5, 30, 0, 0, time.UTC) // 12:30 in Viet Nam
+	since := time.Date(2026, 3, 2, 4, 0, 0, 0, time.UTC)
+	for _, k := range []store.NoticeItemCheck{
+		{ItemID: item[urls[0]], Gone: true, Reason: "http_404", HTTPStatus: 404, GoneSince: since},
+		{ItemID: item[urls[1]], Reason: "page_present", HTTPStatus: 200},
+		{ItemID: item[urls[2]], Reason: "images_partial", HTTPStatus: 200},
+	} {
+		k.NoticeID, k.Checked = id, checked
+		if err := e.st.RecordNoticeItemCheck(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lines := map[string][]string{
+		"vi": {"Lần kiểm tra tự động gần nhất: 02/03/2026 12:30 · <strong>nội dung không còn</strong>: trang báo lỗi 404 – không tìm thấy · không còn từ 02/03/2026 11:00</small>",
+			"Lần kiểm tra tự động gần nhất: 02/03/2026 12:30 · <strong>nội dung vẫn còn</strong>: trang vẫn mở được, không có dấu hiệu đã gỡ</small>",
+			"Lần kiểm tra tự động gần nhất: 02/03/2026 12:30 · <strong>chưa xác định được</strong>: trang quá lớn hoặc có quá nhiều ảnh nên chưa so sánh hết</small>"},
+		"en": {"Last automatic check: 02/03/2026 12:30 · <strong>content gone</strong>: the page answered 404 – not found · gone since 02/03/2026 11:00</small>",
+			"Last automatic check: 02/03/2026 12:30 · <strong>content still there</strong>: the page still opens, with no sign of removal</small>",
+			"Last automatic check: 02/03/2026 12:30 · <strong>could not tell</strong>: the page is too large or has too many images to compare them all</small>"},
+	}
+	for _, p := range []struct{ who, path string }{{"alice", fmt.Sprintf("/desk/notices/%d", id)}, {"tube", fmt.Sprintf("/partner/notices/%d", id)}} {
+		for lang, want := range lines {
+			w := e.get(p.who, p.path+"?lang="+lang)
+			ntcWant(t, p.path, w, 200)
+			body := w.Body.String()
+			items := body[strings.Index(body, `<ul class="ntc-items">`):]
+			items = items[:strings.Index(items, "</ul>")]
+			lis := strings.Split(items, "<li>")[1:]
+			if len(lis) != 4 {
+				t.Fatalf("%s (%s): %d items listed:\n%s", p.path, lang, len(lis), items)
+			}
+			// Each line under its own URL, in the order of the notice; none under the URL never
+			// checked.
+			for i, li := range lis {
+				if !strings.Contains(li, urls[i]) {
+					t.Fatalf("%s (%s): item %d is not %s: %s", p.path, lang, i, urls[i], li)
+				}
+				if i < len(want) && !strings.Contains(li, want[i]) {
+					t.Errorf("%s (%s): %s lacks %q:\n%s", p.path, lang, urls[i], want[i], li)
+				}
+				if i == len(want) && strings.Contains(li, "ntc-check") {
+					t.Errorf("%s (%s): a URL never checked shows a check:\n%s", p.path, lang, li)
+				}
+			}
+		}
+	}
+	// Another partner still learns nothing of the notice.
+	ntcWant(t, "other partner", e.get("chat", fmt.Sprintf("/partner/notices/%d", id)), http.StatusNotFound)
+}

@@ -193,6 +193,10 @@ func (u *UI) ptnNoticeRender(w http.ResponseWriter, r *http.Request, id int64, s
 	if d := n.TimeToRemoval(); d > 0 {
 		p.TTR = ntcDuration(ntcCat(r), d)
 	}
+	if err := u.ntcAddChecks(r, n, p.Items); err != nil {
+		u.fail(w, r, err)
+		return
+	}
 	next := lifecycle.Notice.Next(n.State)
 	p.CanAck = slices.Contains(next, lifecycle.NoticeAcknowledged) && n.Acknowledged.IsZero()
 	p.CanRemove = slices.Contains(next, lifecycle.NoticeActioned)

@@ -7,11 +7,13 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kidshield/kidshield/hotline"
 	"github.com/kidshield/kidshield/hotline/taxonomy"
 	"github.com/kidshield/kidshield/store"
 	"github.com/kidshield/kidshield/web"
+	"github.com/kidshield/kidshield/web/i18n"
 )
 
 // suggestRoutes: the analysts' queue of the scanner's suggestions from monitored sources
@@ -29,27 +31,52 @@ func (u *UI) suggestRoutes() []web.Route {
 }
 
 // sugRow is one suggestion as the page shows it: times local, as on the case page (deskLocal),
-// and each match's source worded for an analyst.
+// each match's source and each reason worded for an analyst.
 type sugRow struct {
 	*store.SourceSuggestion
 	Created  time.Time // local
 	Matches  []deskMatch
 	TopScore string
-	Harm     string // the harm code preselected for "open a case"
+	Reasons  []sugReason
+	Harm     string // the harm code preselected for "open a case", or the one the analyst chose
+	// NeedReason: dismissing it takes a reason (a known-hash match, store.ErrReasonRequired).
+	NeedReason bool
+	Reason     string // what the analyst typed, when the form comes back with an error
+	// ErrField is the field of this row's form that came back with an error ("harm", "reason"):
+	// it is marked invalid and focused.
+	ErrField string
 }
 
-// sugDone is a decided suggestion, with its decision's local time.
+// sugReason is a classifier reason in the analyst's language.
+type sugReason struct {
+	Category, Rule, Evidence string
+}
+
+// sugDone is a decided suggestion, with its decision's local time and who decided it by name.
 type sugDone struct {
 	*store.SourceSuggestion
 	Decided time.Time // local
+	By      string
 }
 
 type sugPage struct {
-	Rows   []sugRow
-	Harms  []string
-	Done   []sugDone // the last decided ones
-	Errors []string
+	Rows      []sugRow
+	Harms     []string
+	Done      []sugDone // the last decided ones
+	Errors    []string
+	ReasonMax int
 }
+
+// sugDraft is what an analyst submitted for one suggestion, shown again with the error.
+type sugDraft struct {
+	ID     int64
+	Field  string // the field in error
+	Harm   string
+	Reason string
+}
+
+// sugReasonMax caps a dismissal's reason: a short sentence, not a report.
+const sugReasonMax = 500
 
 // sugHarm is the harm code preselected for a suggestion: a known-hash match is CSAM until an
 // analyst says otherwise; a text category maps to its nearest harm; else OTHER.
@@ -76,9 +103,23 @@ func sugHarm(g *store.SourceSuggestion) string {
 	return "OTHER"
 }
 
-func (u *UI) sugList(w http.ResponseWriter, r *http.Request) { u.sugRender(w, r, http.StatusOK, nil) }
+func (u *UI) sugList(w http.ResponseWriter, r *http.Request) {
+	u.sugRender(w, r, http.StatusOK, nil, sugDraft{})
+}
 
-func (u *UI) sugRender(w http.ResponseWriter, r *http.Request, status int, errs []string) {
+// sugDecider names who decided: the account's name, else the login or token name of the audit
+// label ("user:1:lan" → "lan": an account since deleted, an API token), never the raw label.
+func sugDecider(g *store.SourceSuggestion) string {
+	if g.DecidedByName != "" {
+		return g.DecidedByName
+	}
+	if f := strings.SplitN(g.DecidedBy, ":", 3); len(f) == 3 && f[2] != "" {
+		return f[2]
+	}
+	return g.DecidedBy
+}
+
+func (u *UI) sugRender(w http.ResponseWriter, r *http.Request, status int, errs []string, draft sugDraft) {
 	st := u.svc.Store()
 	open, err := st.SourceSuggestions(r.Context(), store.SuggestionOpen, 200)
 	if err != nil {
@@ -90,21 +131,31 @@ func (u *UI) sugRender(w http.ResponseWriter, r *http.Request, status int, errs 
 		u.fail(w, r, err)
 		return
 	}
-	p := sugPage{Errors: errs}
+	p := sugPage{Errors: errs, ReasonMax: sugReasonMax}
 	cat := deskCat(r)
 	for _, h := range taxonomy.Harms {
 		p.Harms = append(p.Harms, h.Code)
 	}
 	for _, g := range open {
-		row := sugRow{SourceSuggestion: g, Created: deskLocal(g.Created), Matches: deskMatches(cat, g.Matches), Harm: sugHarm(g)}
+		row := sugRow{SourceSuggestion: g, Created: deskLocal(g.Created), Matches: deskMatches(cat, g.Matches), Harm: sugHarm(g),
+			NeedReason: len(g.Matches) > 0}
 		if sc, ok := g.Suggestion.Scores[g.Suggestion.Top]; ok {
 			row.TopScore = fmt.Sprintf("%.2f", sc)
+		}
+		for _, re := range g.Suggestion.Reasons {
+			row.Reasons = append(row.Reasons, sugReason{Category: scanCategory(cat, re.Category), Rule: scanRule(cat, re.Rule), Evidence: scanEvidence(cat, re.Evidence)})
+		}
+		if draft.ID == g.ID {
+			row.ErrField, row.Reason = draft.Field, draft.Reason
+			if sugKnownHarm(draft.Harm) {
+				row.Harm = draft.Harm
+			}
 		}
 		p.Rows = append(p.Rows, row)
 	}
 	for _, g := range all {
 		if g.State != store.SuggestionOpen && len(p.Done) < 20 {
-			p.Done = append(p.Done, sugDone{SourceSuggestion: g, Decided: deskLocal(g.Decided)})
+			p.Done = append(p.Done, sugDone{SourceSuggestion: g, Decided: deskLocal(g.Decided), By: sugDecider(g)})
 		}
 	}
 	u.render(w, r, status, "desk_suggest", p)
@@ -130,16 +181,21 @@ func (u *UI) sugOpen(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	harm := strings.TrimSpace(r.PostFormValue("harm"))
-	if !slices.ContainsFunc(taxonomy.Harms, func(h taxonomy.Harm) bool { return h.Code == harm }) {
-		u.sugRender(w, r, http.StatusUnprocessableEntity, []string{ntcCat(r).T("suggest.err.harm")})
+	if !sugKnownHarm(harm) {
+		u.sugRender(w, r, http.StatusUnprocessableEntity, []string{deskCat(r).T("suggest.err.harm")}, sugDraft{ID: id, Field: "harm", Harm: harm})
 		return
 	}
-	desc := fmt.Sprintf("Scanner suggestion %d from monitored source %s", g.ID, g.Source)
+	// The report is written in the language of the analyst who opened it, as a report from a
+	// phone call is in the operator's: it is read on the case page and in exports as the
+	// report's own text (Language says which).
+	lang := i18n.FromRequest(r)
+	cat := i18n.Get(lang)
+	desc := fmt.Sprintf(cat.T("suggest.report.desc"), g.ID, g.Source)
 	if g.Title != "" {
-		desc += ": " + g.Title
+		desc = fmt.Sprintf(cat.T("suggest.report.desc_title"), g.ID, g.Source, g.Title)
 	}
 	by := actor(r)
-	rc, err := u.svc.Submit(ctx, hotline.Submission{Channel: "crawler", Language: "vi", Harm: harm, URLs: []string{g.URL}, Description: desc,
+	rc, err := u.svc.Submit(ctx, hotline.Submission{Channel: "crawler", Language: lang, Harm: harm, URLs: []string{g.URL}, Description: desc,
 		LegalBasis: "public_task"}, by)
 	if err != nil {
 		u.fail(w, r, err)
@@ -150,7 +206,8 @@ func (u *UI) sugOpen(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	}
-	if err := st.DecideSourceSuggestion(ctx, id, store.SuggestionOpened, rep.CaseID, by.Label, u.svc.Now()); err != nil {
+	if err := st.DecideSourceSuggestion(ctx, id, store.SuggestionDecision{To: store.SuggestionOpened, CaseID: rep.CaseID, ActorID: by.UserID,
+		Actor: by.Label, Time: u.svc.Now()}); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			// Decided by someone else meanwhile; the report stands (a duplicate links to the case).
 			http.Redirect(w, r, fmt.Sprintf("/desk/cases/%d", rep.CaseID), http.StatusSeeOther)
@@ -162,13 +219,34 @@ func (u *UI) sugOpen(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, fmt.Sprintf("/desk/cases/%d", rep.CaseID), http.StatusSeeOther)
 }
 
+// sugKnownHarm says whether code is a harm of the taxonomy.
+func sugKnownHarm(code string) bool {
+	return slices.ContainsFunc(taxonomy.Harms, func(h taxonomy.Harm) bool { return h.Code == code })
+}
+
+// sugDismiss closes a suggestion. One click for a text suggestion; a known-hash match, the
+// strongest signal there is, is set aside only with a reason (checked again by the store). A
+// refused form comes back with what was typed.
 func (u *UI) sugDismiss(w http.ResponseWriter, r *http.Request) {
 	id, ok := pathID(r, "id")
 	if !ok {
 		u.fail(w, r, store.ErrNotFound)
 		return
 	}
-	if err := u.svc.Store().DecideSourceSuggestion(r.Context(), id, store.SuggestionDismissed, 0, actor(r).Label, u.svc.Now()); err != nil {
+	reason := strings.TrimSpace(r.PostFormValue("reason"))
+	if utf8.RuneCountInString(reason) > sugReasonMax {
+		u.sugRender(w, r, http.StatusUnprocessableEntity, []string{fmt.Sprintf(deskCat(r).T("suggest.err.reason_long"), sugReasonMax)},
+			sugDraft{ID: id, Field: "reason", Reason: reason})
+		return
+	}
+	by := actor(r)
+	err := u.svc.Store().DecideSourceSuggestion(r.Context(), id, store.SuggestionDecision{To: store.SuggestionDismissed, ActorID: by.UserID,
+		Actor: by.Label, Reason: reason, Time: u.svc.Now()})
+	if errors.Is(err, store.ErrReasonRequired) {
+		u.sugRender(w, r, http.StatusUnprocessableEntity, []string{deskCat(r).T("suggest.err.reason")}, sugDraft{ID: id, Field: "reason", Reason: reason})
+		return
+	}
+	if err != nil {
 		u.fail(w, r, err)
 		return
 	}
