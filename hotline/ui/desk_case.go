@@ -112,6 +112,9 @@ type deskCaseData struct {
 	Prios     []int
 	// Scans are the automatic scans of the case's URLs: suggestions, newest first.
 	Scans []deskScan
+	// Pending are the case's URLs still in the scanner's queue: without them a scan on its
+	// way, or one retrying after a failure, looks like no scan at all.
+	Pending []deskPending
 }
 
 // deskScan is one scan result as the case page shows it: labels translated, scores rounded.
@@ -125,6 +128,12 @@ type deskScan struct {
 	Reasons  []deskScanReason
 	Fail     string // why the scan failed and what to do, translated ("" when it did not fail)
 	Matches  []deskMatch
+}
+
+// deskPending is a URL waiting for its scan, with its next try in local time.
+type deskPending struct {
+	store.PendingScan
+	Next time.Time
 }
 
 // deskMatch is a known-hash match with its source and its rotation or flip worded for an
@@ -316,7 +325,7 @@ func deskScans(cat i18n.Catalog, rs []store.ScanResult) []deskScan {
 			}
 		}
 		for _, re := range r.Suggestion.Reasons {
-			ds.Reasons = append(ds.Reasons, deskScanReason{Category: scanCategory(cat, re.Category), Rule: re.Rule, Evidence: re.Evidence})
+			ds.Reasons = append(ds.Reasons, deskScanReason{Category: scanCategory(cat, re.Category), Rule: scanRule(cat, re.Rule), Evidence: scanEvidence(cat, re.Evidence)})
 		}
 		out = append(out, ds)
 	}
@@ -474,6 +483,14 @@ func (u *UI) deskShowCase(w http.ResponseWriter, r *http.Request, o deskCaseOpts
 	}
 	sort.SliceStable(d.History, func(i, j int) bool { return d.History[i].Time.Before(d.History[j].Time) })
 	d.Scans = deskScans(cat, scans)
+	pending, err := st.PendingCaseScans(ctx, id)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	for _, p := range pending {
+		d.Pending = append(d.Pending, deskPending{PendingScan: p, Next: deskLocal(p.NextRun)})
+	}
 	if d.AnyMedia {
 		// Welfare: how many screenshots this analyst opened today, shown beside the reveal
 		// buttons so nobody drifts past their limit unnoticed.
