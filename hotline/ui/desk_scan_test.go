@@ -287,8 +287,8 @@ func TestDeskRaiseReasons(t *testing.T) {
 			"nâng mức ưu tiên P3 → P1: trùng mã băm đã biết, khoảng cách 0 (ảnh gốc, danh sách mã băm hashes.txt, dòng 41)",
 			"raised the priority P3 → P1: known-hash match at distance 0 (original, hash list hashes.txt, line 41)"},
 		{scanner.RaiseDetail(2, 1, scanner.TextReason("sexual", 0.914, 0.65)),
-			"nâng mức ưu tiên P2 → P1: văn bản có dấu hiệu Nội dung tình dục (điểm 0.91 ≥ ngưỡng 0.65)",
-			"raised the priority P2 → P1: text suggests Sexual content (score 0.91 ≥ threshold 0.65)"},
+			"nâng mức ưu tiên P2 → P1: văn bản được gợi ý là “Nội dung tình dục” (điểm 0.91 ≥ ngưỡng 0.65)",
+			"raised the priority P2 → P1: text suggests “Sexual content” (score 0.91 ≥ threshold 0.65)"},
 		// As the scanner wrote a raise before it said the priorities.
 		{"scanner: known-hash match at distance 3 (flipx, file:/srv/lists/known.pdq:5)",
 			"nâng mức ưu tiên: trùng mã băm đã biết, khoảng cách 3 (lật trên – dưới, danh sách mã băm known.pdq, dòng 5)",
