@@ -39,8 +39,8 @@ type Scanner struct {
 	// Ports the scanner may connect to besides 80 and 443 (default none).
 	Ports []int `yaml:"ports"`
 	// TextThreshold is the score above which a sexual, grooming or self-harm suggestion raises
-	// the case to P1 (default 0.65; 0 < t ≤ 1). The grooming rules score 0.6–0.75 for a
-	// message with two or three cues: a higher threshold would leave grooming pages unraised.
+	// the case to P1 (default 0.65; 0 < t ≤ 1). The grooming rules score 0.66–0.70 for a
+	// message with two distinct cues: a higher threshold would leave such pages unraised.
 	TextThreshold float64 `yaml:"text_threshold"`
 	// SuggestCategories are the text categories that make a monitored page a suggestion (a
 	// known-hash match always does). Default: every category but hate_bullying, whose model

@@ -110,9 +110,9 @@ func TestMonitorSitemap(t *testing.T) {
 	}
 }
 
-// By default a monitored page whose only signal is the hate/offensive model (trained on
-// social-media comments, it marks ordinary news wording) is not a suggestion; a gambling page
-// is. An administrator who lists hate_bullying in suggest_categories gets both.
+// By default a monitored page whose only signal is hate/bullying (its model, trained on
+// social-media comments, is the least reliable outside them) is not a suggestion; a gambling
+// page is. An administrator who lists hate_bullying in suggest_categories gets both.
 func TestMonitorSuggestCategories(t *testing.T) {
 	for _, c := range []struct {
 		cats []string
@@ -123,7 +123,7 @@ func TestMonitorSuggestCategories(t *testing.T) {
 		if c.cats == nil {
 			e.sc.o.SuggestCategories = defaultSuggestCategories()
 		}
-		s.set("/tin", 200, `<html><head><title>Tin</title></head><body>Bộ Giáo dục công bố lịch thi năm 2026</body></html>`)
+		s.set("/tin", 200, `<html><head><title>Tin</title></head><body>thằng này ngu vl, óc chó thật sự</body></html>`)
 		s.set("/quang-cao", 200, `<html><body>nổ hũ đổi thưởng uy tín, tài xỉu, cá độ bóng đá nhà cái uy tín</body></html>`)
 		s.set("/rss.xml", 200, `<rss version="2.0"><channel><item><link>/tin</link></item><item><link>/quang-cao</link></item></channel></rss>`)
 		e.poll(t)

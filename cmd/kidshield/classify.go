@@ -25,9 +25,12 @@ Categories: ` + "sexual, self_harm, violence, gambling, scam, hate_bullying, gro
 "top" is the MOST SEVERE category at or above its threshold, not the highest score, in this
 order: grooming, sexual, self_harm, violence, scam, gambling, hate_bullying ("clean" when none
 passes); every score is in "scores". Reasons are listed for every category that scored, also
-below its threshold. hate_bullying comes from a model trained on Vietnamese social-media
-comments: its score is the model's probability rescaled so that the tuned threshold (the "p="
-and "tuned threshold" in its reason) lands on 0.5; the others come from word lists and rules
+below its threshold; a reason's "evidence" is the words matched as the classifier read them,
+followed by the list's entry in parentheses when they were read as it ("no hu (nổ hũ)").
+hate_bullying also comes from a model trained on Vietnamese social-media comments: its
+score is the model's probability rescaled so that its tuned threshold lands on 0.5, and
+multiplied by 0.45 (never reaching 0.5) when no word of the hate_bullying list is near; its
+reason names the words that weighed most. The others come from word lists and rules
 (docs/classify-eval.md). Try thresholds on your own samples with --threshold.
 With --domains each line is a domain name, scored by the cues in its labels (the network
 list is not consulted here).

@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/kidshield/kidshield/scanner/classify"
 )
 
 func runClassify(t *testing.T, args []string, input string) ([]classifyLine, string, int) {
@@ -46,8 +49,30 @@ func TestClassifyCmd(t *testing.T) {
 			t.Errorf("line %d: %d scores", i+1, len(l.Scores))
 		}
 	}
-	if len(lines[0].Reasons) == 0 || lines[0].Reasons[0].Evidence != "'nổ hũ'" {
+	// Evidence is the words, unquoted: the case page and the suggestions page quote it.
+	if len(lines[0].Reasons) == 0 || lines[0].Reasons[0].Evidence != "nổ hũ" {
 		t.Errorf("line 1 reasons: %+v", lines[0].Reasons)
+	}
+}
+
+// What an administrator trying the classifier reads: a grooming message with two cues is
+// grooming, with each cue's words as its evidence; the hate model, which fires on the
+// family words of such a message, stays under its threshold and gives no reason.
+func TestClassifyCmdGrooming(t *testing.T) {
+	lines, stderr, code := runClassify(t, nil, "Mẹ em có biết chuyện này không? Gửi anh vài tấm ảnh nhé, đừng nói với mẹ\n")
+	if code != 0 || len(lines) != 1 {
+		t.Fatalf("exit %d (%s), %+v", code, stderr, lines)
+	}
+	l := lines[0]
+	if l.Top != "grooming" || l.Scores["hate_bullying"] >= 0.5 {
+		t.Errorf("top %q, scores %v", l.Top, l.Scores)
+	}
+	want := []classify.Reason{
+		{Category: "grooming", Rule: "photo_request", Evidence: "gửi anh vài tấm ảnh"},
+		{Category: "grooming", Rule: "secrecy", Evidence: "đừng nói với mẹ"},
+	}
+	if !slices.Equal(l.Reasons, want) {
+		t.Errorf("reasons %+v, want %+v", l.Reasons, want)
 	}
 }
 

@@ -2,7 +2,6 @@ package ui
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/kidshield/kidshield/web/i18n"
@@ -25,16 +24,12 @@ func scanRule(cat i18n.Catalog, id string) string {
 // matched ('đừng nói với bố mẹ'), and pasted text brings its own.
 const scanQuoteChars = `'"“”‘’«»`
 
-// scanModelEvidence is the model's evidence (classify.Classifier.Classify): its probability,
-// its tuned threshold and its strongest words.
-var scanModelEvidence = regexp.MustCompile(`^p=([0-9.]+) \(tuned threshold ([0-9.]+)\)(?:; strongest words: '(.*)')?$`)
-
 // scanEvidence writes a reason's evidence once, in the analyst's language, with one pair of
-// quotes around what was matched. The classifier writes its evidence in fixed English shapes
-// (classify.prepared.evidence, classify/domain.go, the model's in classify.go): 'term', 'seen
-// words' for 'term', 'cue' in 'host', "host is listed as adult", "p=… (tuned threshold …);
-// strongest words: 'a', 'b'". Those are reworded; anything else is shown as it is, quoted only
-// when it has no quotes of its own.
+// quotes around what was matched. The classifier's evidence is the words it matched, followed
+// by the lexicon entry in brackets when it read them as that entry ("dung noi (đừng nói)":
+// without diacritics, teencode, leetspeak; classify.prepared.evidence), the model's strongest
+// words, or for a host "'cue' in 'label'" and "host is listed as adult" (classify/domain.go).
+// Anything else is shown as it is, quoted only when it has no quotes of its own.
 func scanEvidence(cat i18n.Catalog, ev string) string {
 	ev = strings.TrimSpace(ev)
 	if ev == "" {
@@ -46,24 +41,18 @@ func scanEvidence(cat i18n.Catalog, ev string) string {
 	if host, c, ok := strings.Cut(ev, " is listed as "); ok && host != "" && c != "" && !strings.ContainsAny(ev, scanQuoteChars) {
 		return fmt.Sprintf(cat.T("scanrule.ev.listed"), host, scanCategory(cat, c))
 	}
-	if m := scanModelEvidence.FindStringSubmatch(ev); m != nil {
-		out := fmt.Sprintf(cat.T("scanrule.ev.model"), m[1], m[2])
-		if m[3] != "" {
-			out += "; " + fmt.Sprintf(cat.T("scanrule.ev.words"), "“"+strings.Join(strings.Split(m[3], "', '"), "”, “")+"”")
-		}
-		return out
-	}
-	for _, sh := range []struct{ sep, key string }{{"' for '", "scanrule.ev.for"}, {"' in '", "scanrule.ev.in"}} {
-		if a, b, ok := strings.Cut(ev, sh.sep); ok {
-			if a, ok1 := scanQuoted(a + "'"); ok1 {
-				if b, ok2 := scanQuoted("'" + b); ok2 {
-					return fmt.Sprintf(cat.T(sh.key), a, b)
-				}
+	if a, b, ok := strings.Cut(ev, "' in '"); ok {
+		if a, ok1 := scanQuoted(a + "'"); ok1 {
+			if b, ok2 := scanQuoted("'" + b); ok2 {
+				return fmt.Sprintf(cat.T("scanrule.ev.in"), a, b)
 			}
 		}
 	}
 	if strings.ContainsAny(ev, scanQuoteChars) {
 		return ev
+	}
+	if i := strings.LastIndex(ev, " ("); i > 0 && strings.HasSuffix(ev, ")") && i+2 < len(ev)-1 {
+		return fmt.Sprintf(cat.T("scanrule.ev.for"), ev[:i], ev[i+2:len(ev)-1])
 	}
 	return "“" + ev + "”"
 }

@@ -237,7 +237,7 @@ func TestSuggestionReasonsWorded(t *testing.T) {
 	sugAdd(t, e, "https://bao.example.vn/ban-be", store.SourceSuggestion{Suggestion: store.ScanSuggestion{Top: "grooming",
 		Scores: map[string]float64{"grooming": 0.75}, Reasons: []store.ScanReason{
 			{Category: "grooming", Rule: "secrecy", Evidence: "'đừng nói với bố mẹ'"},
-			{Category: "grooming", Rule: "photo_request", Evidence: "'gui anh' for 'gửi ảnh'"},
+			{Category: "grooming", Rule: "photo_request", Evidence: "gui anh (gửi ảnh)"},
 			{Category: "grooming", Rule: "zz_new_rule", Evidence: "gặp nhau"},
 		}}})
 	for lang, want := range map[string][]string{

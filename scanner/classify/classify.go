@@ -16,7 +16,10 @@ const MaxTextBytes = 1 << 20
 const DefaultThreshold = 0.5
 
 // Reason is one piece of evidence behind a score: which category, which rule ("lexicon",
-// "model", a grooming rule's name, "list", "name"), which words.
+// "model", a grooming rule's name, "list", "name"), which words. Evidence is for an analyst
+// to read and is shown in quotes by the pages, so it carries none of its own: the words
+// matched ("gửi cho anh vài tấm ảnh"), followed by the lexicon's term in parentheses when
+// they were read as it ("no hu (nổ hũ)"); for the model, its strongest words ("ngu, vl").
 type Reason struct {
 	Category string `json:"category"`
 	Rule     string `json:"rule"`
@@ -106,6 +109,45 @@ func rescale(p, t float64) float64 {
 	return 0.5 + 0.5*(p-t)/(1-t)
 }
 
+// unanchoredScale damps the model's score when the window it scored has no word of the
+// hate_bullying lexicon. Most of the model's weight is in letter sequences of the
+// diacritic-free text, learnt from social-media comments: on a message or a page that is
+// not a comment it fires on ordinary words (a grooming message scored 0.97 on 'mẹ',
+// 'chuyện', 'tấm'; a news headline on 'giáo', 'dục'), words an analyst cannot check as
+// evidence. Without an offensive word beside it, the model may lean but not decide: at most
+// 0.45, under the default threshold, and still shown in Scores. docs/classify-eval.md
+// measures what this costs on the held-out comments.
+const unanchoredScale = 0.45
+
+// lexiconScores combines hits per category: score = 1 − Π(1 − weight). A "lexicon" entry
+// counts once per entry (two different gambling words are two pieces of evidence); a named
+// rule (the grooming cues) counts once whatever number of its entries matched, at its
+// strongest: "đừng nói với ai", "giữ bí mật", "xóa tin nhắn" are one cue, secrecy, said three
+// ways, and a message with three different cues must outscore it.
+func lexiconScores(hits []hit) map[string]float64 {
+	miss := make(map[string]float64, len(Categories))
+	for _, cat := range Categories {
+		miss[cat] = 1
+	}
+	rules := map[ruleKey]float64{}
+	for _, h := range hits {
+		if h.e.rule == "lexicon" {
+			miss[h.e.category] *= 1 - h.e.weight
+			continue
+		}
+		k := ruleKey{h.e.category, h.e.rule}
+		rules[k] = max(rules[k], h.e.weight)
+	}
+	for k, w := range rules {
+		miss[k.category] *= 1 - w
+	}
+	out := make(map[string]float64, len(miss))
+	for cat, m := range miss {
+		out[cat] = round(1 - m)
+	}
+	return out
+}
+
 // Classify scores text in every category.
 func (c *Classifier) Classify(text string) Result {
 	var r Result
@@ -114,33 +156,25 @@ func (c *Classifier) Classify(text string) Result {
 	}
 	toks := tokens(text)
 	p := prepare(toks)
-	// Per category, each entry that matched counts once: score = 1 − Π(1 − weight).
-	miss := map[string]float64{}
-	for _, cat := range Categories {
-		miss[cat] = 1
-	}
-	for _, h := range c.lex.scan(p) {
-		miss[h.e.category] *= 1 - h.e.weight
+	hits := c.lex.scan(p)
+	for _, h := range hits {
 		r.Reasons = append(r.Reasons, Reason{Category: h.e.category, Rule: h.e.rule, Evidence: p.evidence(h)})
 	}
-	r.Scores = make(map[string]float64, len(Categories))
-	for _, cat := range Categories {
-		r.Scores[cat] = round(1 - miss[cat])
-	}
+	r.Scores = lexiconScores(hits)
 	if c.model != nil && len(toks) > 0 {
-		prob, win := c.model.score(toks)
-		s := round(rescale(prob, float64(c.model.Threshold)))
-		if s >= c.Threshold(HateBullying) || s > r.Scores[HateBullying] {
-			ev := fmt.Sprintf("p=%.3f (tuned threshold %.3f)", prob, c.model.Threshold)
-			if words := c.model.topWords(win, 3); len(words) > 0 {
-				ev += "; strongest words: '" + strings.Join(words, "', '") + "'"
-			}
-			if s > r.Scores[HateBullying] {
-				r.Scores[HateBullying] = s
-			}
-			if s >= c.Threshold(HateBullying) {
-				r.Reasons = append(r.Reasons, Reason{Category: HateBullying, Rule: "model", Evidence: ev})
-			}
+		prob, win, from := c.model.score(toks)
+		s := rescale(prob, float64(c.model.Threshold))
+		if !anchored(hits, from, from+len(win)) {
+			s *= unanchoredScale
+		}
+		s = round(s)
+		if s > r.Scores[HateBullying] {
+			r.Scores[HateBullying] = s
+		}
+		if s >= c.Threshold(HateBullying) {
+			// The probability is in the score already; the evidence is what an analyst
+			// can check: the words that pushed the model the most.
+			r.Reasons = append(r.Reasons, Reason{Category: HateBullying, Rule: "model", Evidence: strings.Join(c.model.topWords(win, 3), ", ")})
 		}
 	}
 	r.Top = c.top(r.Scores)
@@ -148,6 +182,17 @@ func (c *Classifier) Classify(text string) Result {
 		r.Reasons = []Reason{}
 	}
 	return r
+}
+
+// anchored reports whether a hate_bullying lexicon entry matched inside the syllables
+// [from, to) the model scored.
+func anchored(hits []hit, from, to int) bool {
+	for _, h := range hits {
+		if h.e.category == HateBullying && h.from < to && from < h.to {
+			return true
+		}
+	}
+	return false
 }
 
 // Severity orders the categories for Top, most urgent first: of the categories at or above

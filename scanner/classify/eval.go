@@ -107,14 +107,20 @@ func EvalLexicon(ex []Example, threshold float64) Counts {
 	lx := defaultLexicon()
 	var c Counts
 	for _, e := range ex {
-		p := prepare(tokens(e.Text))
-		miss := 1.0
-		for _, h := range lx.scan(p) {
-			if h.e.category == HateBullying {
-				miss *= 1 - h.e.weight
-			}
-		}
-		c.Add(1-miss >= threshold, e.Positive)
+		s := lexiconScores(lx.scan(prepare(tokens(e.Text))))[HateBullying]
+		c.Add(s >= threshold, e.Positive)
 	}
 	return c
+}
+
+// EvalClassify counts hate_bullying as Classify decides it with the default thresholds: the
+// model damped where no lexicon word backs it, and the lexicon. This is what analysts see;
+// EvalModel is the model alone.
+func EvalClassify(ex []Example) Counts {
+	c := std()
+	var n Counts
+	for _, e := range ex {
+		n.Add(c.Classify(e.Text).Scores[HateBullying] >= DefaultThreshold, e.Positive)
+	}
+	return n
 }

@@ -35,25 +35,46 @@ var lexiconFS embed.FS
 const defaultWeight = 0.6
 
 // maxGap is how many syllables "..." in a pattern may skip ("gửi ... ảnh" matches "gửi cho
-// anh cái ảnh").
-const maxGap = 3
+// anh cái ảnh"). "...N" skips up to N (at most maxWideGap): Vietnamese puts a recipient, a
+// quantity and a classifier between a verb and its object ("gửi cho anh vài tấm ảnh" is four),
+// so the few patterns that need it say so, and every other gap stays short.
+const (
+	maxGap     = 3
+	maxWideGap = 9
+)
+
+// maxExpansions bounds what one line's "{a/b}" groups may expand to: a typo should fail the
+// build, not make a lexicon of millions of entries.
+const maxExpansions = 512
 
 type termSyl struct {
-	gap                        bool
+	gap                        int // when > 0, a gap of up to this many syllables
 	norm, bare, c1norm, c1bare string
+	// asWritten: match only a syllable written with the term's diacritics, also in a text
+	// written without them. One unmarked syllable has no context to tell its word: "di" is
+	// đi (go) far more often than đĩ, "cac" is các before it is cặc.
+	asWritten bool
 }
 
 type entry struct {
 	category, rule, term string
 	weight               float64
 	syls                 []termSyl
+	// exclude marks a "!" line: its matches are not evidence, they veto the hits of the same
+	// rule that overlap them ("gửi ảnh thẻ" is paperwork, not a photo request).
+	exclude bool
 }
 
-// lexicon is every category's entries indexed by the key of their first syllable.
+// lexicon is every category's entries indexed by the key of their first syllable; the
+// exclusions are indexed apart, as they are looked for everywhere, not once.
 type lexicon struct {
 	entries []entry
 	index   map[string][]int
+	excl    []entry
+	exclIdx map[string][]int
 }
+
+type ruleKey struct{ category, rule string }
 
 // key is the loosest form two matching syllables share: no diacritics, no repeated letters.
 func key(s string) string { return collapse(Shadow(s), 1) }
@@ -64,8 +85,10 @@ func newTermSyl(s string) termSyl {
 }
 
 // parseLexicon reads one category's file: "[rule weight]" starts a section, "term" or
-// "term | weight" is an entry, "..." inside a term skips up to maxGap syllables, "#" starts a
-// comment.
+// "term | weight" is an entry, "..." inside a term skips up to maxGap syllables and "...N" up
+// to N, "{a/b/c}" stands for each of its alternatives (one line, many entries), a line
+// starting with "!" is an exclusion of the section's rule, "=" before a term matches it
+// only as written with its diacritics, "#" starts a comment.
 func parseLexicon(category, data string) ([]entry, error) {
 	rule, weight := "lexicon", defaultWeight
 	var out []entry
@@ -91,6 +114,13 @@ func parseLexicon(category, data string) ([]entry, error) {
 			rule, weight = f[0], w
 			continue
 		}
+		exclude, asWritten := false, false
+		if line[0] == '!' {
+			exclude, line = true, strings.TrimSpace(line[1:])
+		}
+		if line != "" && line[0] == '=' {
+			asWritten, line = true, strings.TrimSpace(line[1:])
+		}
 		w := weight
 		if i := strings.IndexByte(line, '|'); i >= 0 {
 			v, err := strconv.ParseFloat(strings.TrimSpace(line[i+1:]), 64)
@@ -99,31 +129,121 @@ func parseLexicon(category, data string) ([]entry, error) {
 			}
 			w, line = v, strings.TrimSpace(line[:i])
 		}
-		e := entry{category: category, rule: rule, term: line, weight: w}
-		for _, part := range strings.Fields(line) {
-			if part == "..." {
-				if len(e.syls) == 0 || e.syls[len(e.syls)-1].gap {
-					return nil, fmt.Errorf("lexicon %s line %d: %q cannot start with or repeat a gap", category, n, line)
+		terms, err := expand(line)
+		if err != nil {
+			return nil, fmt.Errorf("lexicon %s line %d: %w", category, n, err)
+		}
+		for _, term := range terms {
+			e, err := parseTerm(term)
+			if err != nil {
+				return nil, fmt.Errorf("lexicon %s line %d: %w", category, n, err)
+			}
+			e.category, e.rule, e.weight, e.exclude = category, rule, w, exclude
+			if asWritten {
+				for k := range e.syls {
+					e.syls[k].asWritten = true
 				}
-				e.syls = append(e.syls, termSyl{gap: true})
-				continue
 			}
-			// A term is normalised like text, so it is written the natural way ("không")
-			// and teencode or leetspeak in it reads the same as in text.
-			for _, t := range tokens(part) {
-				e.syls = append(e.syls, newTermSyl(t.text))
-			}
+			out = append(out, e)
 		}
-		if len(e.syls) == 0 || e.syls[len(e.syls)-1].gap {
-			return nil, fmt.Errorf("lexicon %s line %d: %q has no words or ends with a gap", category, n, line)
-		}
-		out = append(out, e)
 	}
 	return out, sc.Err()
 }
 
+// parseTerm reads one term (no "{…}" left) into its syllables and gaps.
+func parseTerm(term string) (entry, error) {
+	e := entry{term: term}
+	var shown []string
+	for _, part := range strings.Fields(term) {
+		if gap, ok := gapWidth(part); ok {
+			if gap == 0 {
+				return e, fmt.Errorf("%q: a gap is \"...\" or \"...N\" with N from 1 to %d", term, maxWideGap)
+			}
+			if len(e.syls) == 0 || e.syls[len(e.syls)-1].gap > 0 {
+				return e, fmt.Errorf("%q cannot start with or repeat a gap", term)
+			}
+			e.syls = append(e.syls, termSyl{gap: gap})
+			shown = append(shown, "…")
+			continue
+		}
+		// A term is normalised like text, so it is written the natural way ("không")
+		// and teencode or leetspeak in it reads the same as in text.
+		for _, t := range tokens(part) {
+			e.syls = append(e.syls, newTermSyl(t.text))
+		}
+		shown = append(shown, part)
+	}
+	if len(e.syls) == 0 || e.syls[len(e.syls)-1].gap > 0 {
+		return e, fmt.Errorf("%q has no words or ends with a gap", term)
+	}
+	// The term as an analyst reads it in a reason: the widths of gaps are the lexicon's
+	// business, "…" says words were skipped.
+	e.term = strings.Join(shown, " ")
+	return e, nil
+}
+
+// gapWidth reports whether part is a gap and how wide: "..." is maxGap, "...N" is N; 0 for
+// a malformed width.
+func gapWidth(part string) (int, bool) {
+	rest, ok := strings.CutPrefix(part, "...")
+	if !ok {
+		return 0, false
+	}
+	if rest == "" {
+		return maxGap, true
+	}
+	n, err := strconv.Atoi(rest)
+	if err != nil || n < 1 || n > maxWideGap {
+		return 0, true
+	}
+	return n, true
+}
+
+// expand writes out a line's "{a/b/c}" groups: "chuyển {sang/qua} zalo" is "chuyển sang zalo"
+// and "chuyển qua zalo". Groups do not nest; an alternative may be several words.
+func expand(line string) ([]string, error) {
+	out := []string{""}
+	for rest := line; rest != ""; {
+		i := strings.IndexAny(rest, "{}")
+		if i < 0 {
+			for k := range out {
+				out[k] += rest
+			}
+			break
+		}
+		if rest[i] == '}' {
+			return nil, fmt.Errorf("%q: \"}\" without \"{\"", line)
+		}
+		j := strings.IndexAny(rest[i+1:], "{}")
+		if j < 0 || rest[i+1+j] == '{' {
+			return nil, fmt.Errorf("%q: \"{\" not closed (groups do not nest)", line)
+		}
+		alts := strings.Split(rest[i+1:i+1+j], "/")
+		if len(out)*len(alts) > maxExpansions {
+			return nil, fmt.Errorf("%q expands to more than %d terms", line, maxExpansions)
+		}
+		next := make([]string, 0, len(out)*len(alts))
+		for _, o := range out {
+			for _, a := range alts {
+				a = strings.TrimSpace(a)
+				if a == "" {
+					return nil, fmt.Errorf("%q: an empty alternative in {…}", line)
+				}
+				// Spaces around the group keep words apart: "{a/b}c" is not a way to
+				// glue syllables.
+				next = append(next, o+rest[:i]+" "+a+" ")
+			}
+		}
+		out, rest = next, rest[i+2+j:]
+	}
+	for k := range out {
+		out[k] = strings.Join(strings.Fields(out[k]), " ")
+	}
+	return out, nil
+}
+
 func loadLexicon() (*lexicon, error) {
-	lx := &lexicon{index: map[string][]int{}}
+	lx := &lexicon{index: map[string][]int{}, exclIdx: map[string][]int{}}
 	files, err := fs.Glob(lexiconFS, "lexicon/*.txt")
 	if err != nil {
 		return nil, err
@@ -144,6 +264,11 @@ func loadLexicon() (*lexicon, error) {
 		}
 		for _, e := range es {
 			k := e.syls[0].c1bare
+			if e.exclude {
+				lx.exclIdx[k] = append(lx.exclIdx[k], len(lx.excl))
+				lx.excl = append(lx.excl, e)
+				continue
+			}
 			lx.index[k] = append(lx.index[k], len(lx.entries))
 			lx.entries = append(lx.entries, e)
 		}
@@ -163,7 +288,7 @@ type tvar struct {
 // written with them an unmarked syllable means what it says ("anh" is not "ảnh"). A
 // repeated letter may stand for a single one ("điii").
 func (v *tvar) match(t *termSyl, shadow bool) bool {
-	if v.marked || !shadow {
+	if v.marked || !shadow || t.asWritten {
 		return v.norm == t.norm || (v.doubled && v.c1 == t.c1norm)
 	}
 	return v.bare == t.bare || (v.doubled && v.c1 == t.c1bare)
@@ -216,8 +341,11 @@ func (p *prepared) matchAt(e *entry, i int) (int, bool) {
 			return ti, exact
 		}
 		s := &e.syls[si]
-		if s.gap {
-			for skip := 0; skip <= maxGap && ti+skip < len(p.vars); skip++ {
+		if s.gap > 0 {
+			// The widest skip first: the evidence then holds the whole request ("gui cho
+			// anh vai tam anh", not the "gui cho anh" a text without diacritics also reads
+			// as one).
+			for skip := min(s.gap, len(p.vars)-ti-1); skip >= 0; skip-- {
 				if end, ex := try(si+1, ti+skip, exact); end >= 0 {
 					return end, ex
 				}
@@ -244,9 +372,45 @@ type hit struct {
 	exact bool
 }
 
-// scan returns the first match of each entry that occurs in p, overlapping matches of one
-// rule merged, in the order of the text.
+type span struct{ from, to int }
+
+// excluded returns, per rule, the spans its exclusions match in p.
+func (lx *lexicon) excluded(p *prepared) map[ruleKey][]span {
+	if len(lx.excl) == 0 {
+		return nil
+	}
+	out := map[ruleKey][]span{}
+	for i := range p.vars {
+		seen := ""
+		for _, v := range p.vars[i] {
+			if v.key == seen {
+				continue
+			}
+			seen = v.key
+			for _, ei := range lx.exclIdx[v.key] {
+				e := &lx.excl[ei]
+				if end, _ := p.matchAt(e, i); end >= 0 {
+					k := ruleKey{e.category, e.rule}
+					out[k] = append(out[k], span{i, end})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// scan returns the first match of each entry that occurs in p and no exclusion of its rule
+// overlaps, overlapping matches of one rule merged, in the order of the text.
 func (lx *lexicon) scan(p *prepared) []hit {
+	veto := lx.excluded(p)
+	vetoed := func(e *entry, from, to int) bool {
+		for _, sp := range veto[ruleKey{e.category, e.rule}] {
+			if sp.from < to && from < sp.to {
+				return true
+			}
+		}
+		return false
+	}
 	found := map[int]hit{}
 	for i := range p.vars {
 		seen := ""
@@ -259,8 +423,10 @@ func (lx *lexicon) scan(p *prepared) []hit {
 				if _, ok := found[ei]; ok {
 					continue
 				}
-				if end, exact := p.matchAt(&lx.entries[ei], i); end >= 0 {
-					found[ei] = hit{e: &lx.entries[ei], from: i, to: end, exact: exact}
+				e := &lx.entries[ei]
+				// A vetoed match is not the entry's match: a later one may still count.
+				if end, exact := p.matchAt(e, i); end >= 0 && !vetoed(e, i, end) {
+					found[ei] = hit{e: e, from: i, to: end, exact: exact}
 				}
 			}
 		}
@@ -278,12 +444,16 @@ func (lx *lexicon) scan(p *prepared) []hit {
 		}
 		return idx[a] < idx[b]
 	})
+	// The evidence covers the words of both ("gửi cho anh vài tấm ảnh" and "ảnh riêng tư"
+	// read together), so what made the request worse is not cut off.
 	var out []hit
 	for _, ei := range idx {
 		h := found[ei]
 		dup := false
-		for _, o := range out {
+		for k := range out {
+			o := &out[k]
 			if o.e.category == h.e.category && o.e.rule == h.e.rule && o.from < h.to && h.from < o.to {
+				o.from, o.to, o.exact = min(o.from, h.from), max(o.to, h.to), o.exact && h.exact
 				dup = true
 				break
 			}
@@ -297,16 +467,24 @@ func (lx *lexicon) scan(p *prepared) []hit {
 	return out
 }
 
-// evidence says which words matched which entry: "'nổ hũ'" when written as in the lexicon,
-// "'no hu' for 'nổ hũ'" otherwise.
+// evidence is what an analyst reads as the match: the words of the text that matched,
+// without quotes (the pages quote it), and the lexicon's term after them in parentheses
+// when the words differ from it ("no huu (nổ hũ)": read without diacritics, a repeated
+// letter, leetspeak as written: "b1owjob (blowjob)"), so the analyst sees what they were taken for. A match that skipped
+// words ("gửi cho anh vài tấm ảnh") is its own evidence when written as in the lexicon.
 func (p *prepared) evidence(h hit) string {
 	words := make([]string, 0, h.to-h.from)
+	exact := h.exact
 	for _, t := range p.toks[h.from:h.to] {
+		if t.leet != "" {
+			words, exact = append(words, t.leet), false
+			continue
+		}
 		words = append(words, t.text)
 	}
 	got := strings.Join(words, " ")
-	if h.exact && !strings.Contains(h.e.term, "...") {
-		return "'" + h.e.term + "'"
+	if exact {
+		return got
 	}
-	return "'" + got + "' for '" + h.e.term + "'"
+	return got + " (" + h.e.term + ")"
 }

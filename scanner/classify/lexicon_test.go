@@ -5,9 +5,11 @@ import (
 	"testing"
 )
 
+// hasReason reports a reason of category for the lexicon entry term: the evidence is the
+// term as written, or the words read for it followed by "(term)".
 func hasReason(r Result, category, term string) bool {
 	for _, x := range r.Reasons {
-		if x.Category == category && strings.Contains(x.Evidence, "'"+term+"'") {
+		if x.Category == category && (x.Evidence == term || strings.HasSuffix(x.Evidence, " ("+term+")")) {
 			return true
 		}
 	}
@@ -67,15 +69,32 @@ func TestLexiconCategories(t *testing.T) {
 	}
 }
 
+// Evidence is what the page shows inside its own quotes: the words matched, no quotes of
+// the classifier's, and the lexicon's term in parentheses only when the words differ from it.
 func TestLexiconReasonFormat(t *testing.T) {
-	r := Classify("nổ hũ")
-	want := Reason{Category: Gambling, Rule: "lexicon", Evidence: "'nổ hũ'"}
-	if len(r.Reasons) == 0 || r.Reasons[0] != want {
-		t.Fatalf("reasons = %+v, want first %+v", r.Reasons, want)
-	}
-	r = Classify("no huuuu")
-	if !hasReason(r, Gambling, "nổ hũ") || !strings.Contains(r.Reasons[0].Evidence, "'no huu' for") {
-		t.Errorf("shadow match reason = %+v", r.Reasons)
+	for _, c := range []struct {
+		text string
+		want Reason
+	}{
+		{"Chơi NỔ HŨ", Reason{Category: Gambling, Rule: "lexicon", Evidence: "nổ hũ"}},
+		{"no huuuu", Reason{Category: Gambling, Rule: "lexicon", Evidence: "no huu (nổ hũ)"}},
+		{"xem s3x", Reason{Category: Sexual, Rule: "lexicon", Evidence: "s3x (sex)"}},
+		// A match that skipped words is its own evidence: the gap's width is the lexicon's
+		// business.
+		{"Gửi cho anh vài tấm ảnh đi", Reason{Category: Grooming, Rule: "photo_request", Evidence: "gửi cho anh vài tấm ảnh"}},
+		{"gui cho anh vai tam anh di", Reason{Category: Grooming, Rule: "photo_request", Evidence: "gui cho anh vai tam anh (gửi … ảnh)"}},
+		// Two entries of one rule over overlapping words are one reason covering both.
+		{"Gửi cho anh vài tấm ảnh riêng tư", Reason{Category: Grooming, Rule: "photo_request", Evidence: "gửi cho anh vài tấm ảnh riêng tư"}},
+	} {
+		r := Classify(c.text)
+		if len(r.Reasons) == 0 || r.Reasons[0] != c.want {
+			t.Errorf("Classify(%q).Reasons = %+v, want first %+v", c.text, r.Reasons, c.want)
+		}
+		for _, x := range r.Reasons {
+			if strings.ContainsAny(x.Evidence, "'\"“”") {
+				t.Errorf("Classify(%q): evidence %q carries quotes", c.text, x.Evidence)
+			}
+		}
 	}
 }
 
@@ -154,7 +173,9 @@ func TestGroomingRules(t *testing.T) {
 }
 
 func TestParseLexiconErrors(t *testing.T) {
-	for _, s := range []string{"[rule]", "[rule 2]", "term | x", "... term", "term ...", "term ... ... x", "[r 0.5]\n!!!"} {
+	for _, s := range []string{"[rule]", "[rule 2]", "term | x", "... term", "term ...", "term ... ... x", "[r 0.5]\n!!!",
+		"a ...0 b", "a ...10 b", "a ...x b", "{a/b", "a}b", "{a/{b}}", "{a//b}", "{}", "!", "=",
+		"{a/b/c/d/e/f/g/h} {a/b/c/d/e/f/g/h} {a/b/c/d/e/f/g/h} {a/b}"} {
 		if _, err := parseLexicon("test", s); err == nil {
 			t.Errorf("parseLexicon(%q) accepted it", s)
 		}
@@ -162,5 +183,52 @@ func TestParseLexiconErrors(t *testing.T) {
 	es, err := parseLexicon("test", "# c\n[r 0.4]\na b # note\nc | 0.9\n")
 	if err != nil || len(es) != 2 || es[0].rule != "r" || es[0].weight != 0.4 || es[1].weight != 0.9 || len(es[0].syls) != 2 {
 		t.Errorf("parseLexicon = %+v, %v", es, err)
+	}
+}
+
+// "{a/b}" is one entry per alternative (several words allowed), "...N" a gap of N, "!" an
+// exclusion, "=" a term matched only as written; the weight applies to every expansion.
+func TestParseLexiconSyntax(t *testing.T) {
+	es, err := parseLexicon("test", "[r 0.4]\nchuyển {sang/qua} {zalo/nói chuyện} ...5 x | 0.3\n! =a {b/c}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var terms []string
+	for _, e := range es[:4] {
+		terms = append(terms, e.term)
+		if e.weight != 0.3 || e.exclude || e.syls[0].asWritten {
+			t.Errorf("%q: weight %v, exclude %v, as written %v", e.term, e.weight, e.exclude, e.syls[0].asWritten)
+		}
+		if g := e.syls[len(e.syls)-2].gap; g != 5 {
+			t.Errorf("%q: gap %d, want 5", e.term, g)
+		}
+	}
+	want := []string{"chuyển sang zalo … x", "chuyển sang nói chuyện … x", "chuyển qua zalo … x", "chuyển qua nói chuyện … x"}
+	if len(es) != 6 || strings.Join(terms, "|") != strings.Join(want, "|") {
+		t.Fatalf("%d entries, terms %q, want 6 and %q first", len(es), terms, want)
+	}
+	for _, e := range es[4:] {
+		if !e.exclude || !e.syls[0].asWritten || !e.syls[1].asWritten || e.weight != 0.4 {
+			t.Errorf("%q: exclude %v, as written %v, weight %v", e.term, e.exclude, e.syls[0].asWritten, e.weight)
+		}
+	}
+}
+
+// A "=" entry is matched only as written: in a text without diacritics "di", "vai", "cac",
+// "sua" are đi, vài, các, sữa, not the profanity they would shadow.
+func TestAsWrittenInUnmarkedText(t *testing.T) {
+	for _, s := range []string{
+		"gui cho anh vai tam anh di",
+		"cac ban oi mai di hoc nho mang sua nhe",
+		"me oi con dang o nha ban, ti nua con ve nhe",
+	} {
+		for _, x := range Classify(s).Reasons {
+			if x.Category == HateBullying {
+				t.Errorf("Classify(%q): %+v", s, x)
+			}
+		}
+	}
+	if r := Classify("đồ con đĩ"); !hasReason(r, HateBullying, "đĩ") && !hasReason(r, HateBullying, "con đĩ") {
+		t.Errorf("written with diacritics, the word still counts: %+v", r.Reasons)
 	}
 }

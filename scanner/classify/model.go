@@ -209,24 +209,26 @@ func (m *Model) Prob(feats []uint32) float64 {
 }
 
 // Score is the model's probability for text: the highest of its windows. It is what
-// Classify uses and what the training program evaluates.
+// Classify starts from and what the training program evaluates as the model alone.
 func (m *Model) Score(text string) float64 {
-	p, _ := m.score(tokens(text))
+	p, _, _ := m.score(tokens(text))
 	return p
 }
 
-// score returns the highest window probability and that window's syllables.
-func (m *Model) score(toks []token) (float64, []token) {
-	best, bestWin := sigmoid(float64(m.Bias)), []token(nil)
+// score returns the highest window probability, that window's syllables and the index of
+// its first syllable in toks.
+func (m *Model) score(toks []token) (float64, []token, int) {
+	best, bestWin, bestFrom := sigmoid(float64(m.Bias)), []token(nil), 0
 	var buf []uint32
 	for w := 0; w < maxWindows && w*WindowSyllables < len(toks); w++ {
-		win := toks[w*WindowSyllables : min(len(toks), (w+1)*WindowSyllables)]
+		from := w * WindowSyllables
+		win := toks[from:min(len(toks), from+WindowSyllables)]
 		buf = features(buf[:0], win, m.Bits)
 		if p := m.Prob(buf); bestWin == nil || p > best {
-			best, bestWin = p, win
+			best, bestWin, bestFrom = p, win, from
 		}
 	}
-	return best, bestWin
+	return best, bestWin, bestFrom
 }
 
 // topWords names the syllables and syllable pairs of a window that pushed the score up the

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -115,6 +116,7 @@ func TestModelMatchesTrainingEval(t *testing.T) {
 		TestModel   Counts  `json:"test_model"`
 		TestLexicon Counts  `json:"test_lexicon"`
 		TestAnyHit  Counts  `json:"test_lexicon_any_hit"`
+		TestClass   Counts  `json:"test_classify"`
 	}
 	if err := json.Unmarshal(raw, &want); err != nil {
 		t.Fatal(err)
@@ -143,5 +145,87 @@ func TestModelMatchesTrainingEval(t *testing.T) {
 	}
 	if any := EvalLexicon(test, 1e-9); any != want.TestAnyHit {
 		t.Errorf("lexicon (any hit) on test.csv: %+v, training program measured %+v", any, want.TestAnyHit)
+	}
+	cl := EvalClassify(test)
+	t.Logf("classifier: P %.3f R %.3f F1 %.3f %+v", cl.Precision(), cl.Recall(), cl.F1(), cl)
+	if cl != want.TestClass {
+		t.Errorf("classifier on test.csv: %+v, training program measured %+v (lexicon or damping changed: rerun ./train)", cl, want.TestClass)
+	}
+}
+
+// The model fires on ordinary words of texts that are not social-media comments (the
+// trial's grooming message scored p=0.93 on 'mẹ', 'chuyện', 'tấm'). Without a word of the
+// hate_bullying lexicon in its window its score is damped under the threshold: no model
+// reason, hate_bullying not on top, the (small) score still shown.
+func TestModelDampedWithoutOffensiveWord(t *testing.T) {
+	m, err := HateModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{
+		"Mẹ em có biết chuyện này không? Gửi anh vài tấm ảnh nhé, đừng nói với mẹ",
+		"Đừng nói với bố mẹ nhé, đây là bí mật của hai đứa mình, nhớ xóa tin nhắn đi",
+		"Sáng nay, Bộ Giáo dục và Đào tạo công bố lịch thi tốt nghiệp trung học phổ thông năm 2026.",
+		"Hôm qua mẹ nấu canh chua ngon lắm, cả nhà ăn hết sạch",
+	} {
+		// The test means something only while the model itself scores these over its
+		// threshold: a retrained model that does not is good news, and this says so.
+		p := m.Score(s)
+		if p < float64(m.Threshold) {
+			t.Errorf("%q: the model alone scores %.3f, under its threshold %.2f: pick another sample", s, p, m.Threshold)
+			continue
+		}
+		r := Classify(s)
+		if got, want := r.Scores[HateBullying], round(unanchoredScale*rescale(p, float64(m.Threshold))); got != want || got >= DefaultThreshold {
+			t.Errorf("%q: hate_bullying %v, want the damped %v under %v", s, got, want, DefaultThreshold)
+		}
+		if hasRule(r, "model") || r.Top == HateBullying {
+			t.Errorf("%q: top %s, reasons %+v", s, r.Top, r.Reasons)
+		}
+	}
+}
+
+// With an offensive word the model counts in full, and its evidence is the words, once
+// each, for the page to quote: no probability (that is the score), no quotes of its own.
+func TestModelEvidenceIsWords(t *testing.T) {
+	m, err := HateModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := "thằng này ngu vl, óc chó thật sự"
+	r := Classify(s)
+	want := round(rescale(m.Score(s), float64(m.Threshold)))
+	if r.Scores[HateBullying] < want {
+		t.Errorf("hate_bullying %v, want the model's undamped %v", r.Scores[HateBullying], want)
+	}
+	var ev string
+	for _, x := range r.Reasons {
+		if x.Rule == "model" {
+			ev = x.Evidence
+		}
+	}
+	words := strings.Split(ev, ", ")
+	if ev == "" || len(words) > 3 || strings.ContainsAny(ev, "'\"“”=") || strings.Contains(ev, "threshold") {
+		t.Fatalf("model evidence %q, want up to three words separated by \", \"", ev)
+	}
+	norm := " " + Normalize(s) + " "
+	for _, w := range words {
+		if !strings.Contains(norm, " "+w+" ") {
+			t.Errorf("model evidence names %q, which is not in the text %q", w, norm)
+		}
+	}
+}
+
+// The lexicon word must be where the model looked: a hit in another window of a long text
+// does not vouch for this one.
+func TestAnchoredIsWindowLocal(t *testing.T) {
+	h := []hit{{e: &entry{category: HateBullying}, from: 200, to: 202}, {e: &entry{category: Grooming}, from: 10, to: 12}}
+	for _, c := range []struct {
+		from, to int
+		want     bool
+	}{{0, 128, false}, {128, 256, true}, {201, 202, true}, {202, 300, false}} {
+		if got := anchored(h, c.from, c.to); got != c.want {
+			t.Errorf("anchored(window %d–%d) = %v, want %v", c.from, c.to, got, c.want)
+		}
 	}
 }

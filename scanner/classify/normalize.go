@@ -18,6 +18,9 @@ type token struct {
 	text     string
 	alts     []string
 	expanded bool // written as teencode: its diacritics say nothing about the writer
+	// leet is the token as written when leetspeak was undone ("b1owjob" read as
+	// "biowjob"/"blowjob"): evidence shows what the writer typed, not one of the guesses.
+	leet string
 }
 
 //go:embed lexicon/teencode.txt
@@ -146,7 +149,7 @@ func collapse(s string, max int) string {
 	run := 0
 	changed := false
 	for _, r := range s {
-		if r == prev {
+		if r == prev && unicode.IsLetter(r) {
 			run++
 			if run > max {
 				changed = true
@@ -162,7 +165,7 @@ func collapse(s string, max int) string {
 	var b strings.Builder
 	prev, run = -1, 0
 	for _, r := range s {
-		if r == prev {
+		if r == prev && unicode.IsLetter(r) {
 			run++
 			if run > max {
 				continue
@@ -236,6 +239,7 @@ func tokens(s string) []token {
 		i = j
 		var t token
 		if leetable(raw) {
+			t.leet = raw
 			t.text = finish(applyLeet(raw, 'i'))
 			if strings.ContainsRune(raw, '1') {
 				t.alts = append(t.alts, finish(applyLeet(raw, 'l')))

@@ -181,6 +181,9 @@ type evalFile struct {
 	TestModel   classify.Counts `json:"test_model"`
 	TestLexicon classify.Counts `json:"test_lexicon"`
 	TestAnyHit  classify.Counts `json:"test_lexicon_any_hit"`
+	// TestClassify is hate_bullying as Classify decides it: the model damped where no
+	// lexicon word backs it (classify.EvalClassify).
+	TestClassify classify.Counts `json:"test_classify"`
 }
 
 func run(dir, out, evalOut, report string, seed uint64) error {
@@ -234,11 +237,13 @@ func run(dir, out, evalOut, report string, seed uint64) error {
 	tm := classify.EvalModel(best.model, test)
 	tl := classify.EvalLexicon(test, classify.DefaultThreshold)
 	ta := classify.EvalLexicon(test, 1e-9)
+	tc := classify.EvalClassify(test)
+	dm, dc := classify.EvalModel(best.model, dev), classify.EvalClassify(dev)
 	sum := sha256.Sum256(best.bytes)
 	if err := writeAtomic(out, best.bytes); err != nil {
 		return err
 	}
-	ev, _ := json.MarshalIndent(evalFile{ModelSHA256: hex.EncodeToString(sum[:]), Threshold: best.th, TestModel: tm, TestLexicon: tl, TestAnyHit: ta}, "", "  ")
+	ev, _ := json.MarshalIndent(evalFile{ModelSHA256: hex.EncodeToString(sum[:]), Threshold: best.th, TestModel: tm, TestLexicon: tl, TestAnyHit: ta, TestClassify: tc}, "", "  ")
 	if err := writeAtomic(evalOut, append(ev, '\n')); err != nil {
 		return err
 	}
@@ -298,9 +303,22 @@ Configurations tried (dev split):
 | model (p ≥ %.2f, i.e. score ≥ 0.5) | %.3f | %.3f | %.3f | %d | %d | %d | %d |
 | lexicon only (hate_bullying score ≥ 0.5) | %.3f | %.3f | %.3f | %d | %d | %d | %d |
 | lexicon only (any hate_bullying entry) | %.3f | %.3f | %.3f | %d | %d | %d | %d |
+| classifier: model damped without a lexicon word, and the lexicon (score ≥ 0.5) | %.3f | %.3f | %.3f | %d | %d | %d | %d |
 
-The package test `+"`TestModelMatchesTrainingEval`"+` recomputes the model's counts on test.csv
-with the embedded weights and fails if they differ from model/eval.json.
+The last row is what analysts see. Most of the model's weight is in letter sequences of the
+diacritic-free text, learnt from comments: on messages and pages that are not comments it
+fires on ordinary words, which its reason then names as evidence (grooming messages scored
+p=0.93–0.97 on "mẹ", "chuyện", "tấm"; a news headline on "giáo", "dục"). So Classify counts
+the model's score in full only in a window that has a word of the hate_bullying lexicon
+(profanity and insults, each a word an analyst reads as offensive); elsewhere the score is
+multiplied by 0.45 and stays under the threshold. It buys precision with recall on the
+comments: on the dev split the model alone has precision %.3f and recall %.3f, the
+classifier %.3f and %.3f. The lexicon's profanity was chosen from the model's heaviest
+syllables on train.csv and the dev split's misses, not from test.csv. The model's own row
+above is unchanged (same weights).
+
+The package test `+"`TestModelMatchesTrainingEval`"+` recomputes these counts on test.csv
+with the embedded weights and lexicons and fails if they differ from model/eval.json.
 
 ## The other categories
 
@@ -317,23 +335,30 @@ traffic is unknown until administrators try them on their own samples with
   model reads them in windows of %d syllables and keeps the highest, which finds a hateful
   paragraph but also raises the chance of a false positive on a long page.
 - Known false positives from that shift: "giáo dục" (education) scores high because
-  "thiếu giáo dục" (ill-bred) is a common insult in the comments; a news headline about the
-  Ministry of Education can be suggested as hate_bullying. The model's reason names the
-  words ("strongest words: 'dục', 'giáo'") so the analyst sees why.
+  "thiếu giáo dục" (ill-bred) is a common insult in the comments, and "mẹ" because the
+  comments swear by it; a news headline about the Ministry of Education, a family message
+  or a grooming message score over the model's threshold. Without a lexicon word in the
+  window they are damped under it; when one is there, the model's reason names its
+  strongest words so the analyst sees why.
+- The damping misses what the lexicon misses: insults without a listed word (politely
+  worded bullying, most political slurs) count only at 0.45 of the model's score.
 - ViHOS labels offensive language as well as hate: the model flags crude but harmless
   banter, and misses politely worded bullying.
 - No grooming corpus exists: grooming is rules only (secrecy, age questions, moving to
-  another app, photo requests, gifts, meeting), each rule under the threshold alone.
+  another app, photo requests, gifts, meeting), each rule counted once and under the
+  threshold alone, any two together over it (docs/scanner.md, Thresholds).
 - English text has no training data: in English only the lexicons work.
 - Every score is a suggestion for a person; nothing acts on it automatically.
 `, best.th, tm.Precision(), tm.Recall(), tm.F1(), tm.TP, tm.FP, tm.FN, tm.TN,
 		tl.Precision(), tl.Recall(), tl.F1(), tl.TP, tl.FP, tl.FN, tl.TN,
-		ta.Precision(), ta.Recall(), ta.F1(), ta.TP, ta.FP, ta.FN, ta.TN, classify.WindowSyllables)
+		ta.Precision(), ta.Recall(), ta.F1(), ta.TP, ta.FP, ta.FN, ta.TN,
+		tc.Precision(), tc.Recall(), tc.F1(), tc.TP, tc.FP, tc.FN, tc.TN,
+		dm.Precision(), dm.Recall(), dc.Precision(), dc.Recall(), classify.WindowSyllables)
 	if err := writeAtomic(report, []byte(b.String())); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "test: model P %.3f R %.3f F1 %.3f; lexicon P %.3f R %.3f F1 %.3f; %s %d bytes\n",
-		tm.Precision(), tm.Recall(), tm.F1(), tl.Precision(), tl.Recall(), tl.F1(), out, len(best.bytes))
+	fmt.Fprintf(os.Stderr, "test: model P %.3f R %.3f F1 %.3f; lexicon P %.3f R %.3f F1 %.3f; classifier P %.3f R %.3f F1 %.3f; %s %d bytes\n",
+		tm.Precision(), tm.Recall(), tm.F1(), tl.Precision(), tl.Recall(), tl.F1(), tc.Precision(), tc.Recall(), tc.F1(), out, len(best.bytes))
 	return nil
 }
 
