@@ -89,6 +89,18 @@ func (s *Service) Maintain(ctx context.Context) (MaintainResult, error) {
 
 // maintainLoop runs Maintain at once and then every MaintainEvery until ctx ends.
 func (s *Service) maintainLoop(ctx context.Context) {
+	every(ctx, s.o.MaintainEvery, func() {
+		r, err := s.Maintain(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.o.Logger.Warn("scanner: maintenance incomplete; retried at the next run", "err", err)
+		}
+		s.o.Logger.Info("scanner: maintenance", "jobs_pruned", r.JobsPruned, "seen_pruned", r.SeenPruned, "caught_up", r.CaughtUp)
+	})
+}
+
+// every runs fn at once and then d after each run ends (not on a fixed beat: a slow run
+// does not pile up the next ones) until ctx ends.
+func every(ctx context.Context, d time.Duration, fn func()) {
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -97,11 +109,7 @@ func (s *Service) maintainLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		r, err := s.Maintain(ctx)
-		if err != nil && ctx.Err() == nil {
-			s.o.Logger.Warn("scanner: maintenance incomplete; retried at the next run", "err", err)
-		}
-		s.o.Logger.Info("scanner: maintenance", "jobs_pruned", r.JobsPruned, "seen_pruned", r.SeenPruned, "caught_up", r.CaughtUp)
-		t.Reset(s.o.MaintainEvery)
+		fn()
+		t.Reset(d)
 	}
 }

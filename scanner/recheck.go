@@ -299,21 +299,13 @@ func (s *Service) EnqueueRechecks(ctx context.Context) (int, error) {
 
 // recheckLoop queues the re-checks at once and then every RecheckEvery until ctx ends.
 func (s *Service) recheckLoop(ctx context.Context) {
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, s.o.RecheckEvery, func() {
 		if n, err := s.EnqueueRechecks(ctx); err != nil && ctx.Err() == nil {
 			s.o.Logger.Warn("scanner: notice re-checks not queued", "err", err)
 		} else if n > 0 {
 			s.o.Logger.Debug("scanner: notice re-checks queued", "jobs", n)
 		}
-		t.Reset(s.o.RecheckEvery)
-	}
+	})
 }
 
 // recheckItem is a notice_recheck job.
