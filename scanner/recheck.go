@@ -439,7 +439,7 @@ func (s *Service) recordRemoval(ctx context.Context, n *store.Notice, item *stor
 	c := chk.Capture
 	now := s.o.Now()
 	note := fmt.Sprintf("scanner: re-check of notice %s: %s gone (%s, HTTP %d)", n.Ref, item.URL, chk.Reason, c.Status)
-	if _, err := s.o.Cases.AddEvidence(ctx, Actor, store.Evidence{CaseID: n.CaseID, URL: item.URL, FinalURL: c.FinalURL, Captured: c.FetchedAt,
+	if _, err := s.o.Cases.AddEvidence(ctx, Actor, store.Evidence{CaseID: n.CaseID, URL: fetchedURL(c, item.URL), FinalURL: c.FinalURL, Captured: c.FetchedAt,
 		HTTPStatus: c.Status, SHA256: c.SHA256, ContentType: c.SniffedType, Source: "scanner", Note: note}); err != nil {
 		return err
 	}
@@ -467,7 +467,7 @@ func (s *Service) recordReappeared(ctx context.Context, n *store.Notice, item *s
 	now := s.o.Now()
 	reason := fmt.Sprintf("scanner: content of notice %s is back at %s (%s, HTTP %d; it was gone: %s since %s)", n.Ref, item.URL, chk.Reason,
 		c.Status, last.Reason, last.GoneSince.UTC().Format(time.RFC3339))
-	if _, err := s.o.Cases.AddEvidence(ctx, Actor, store.Evidence{CaseID: n.CaseID, URL: item.URL, FinalURL: c.FinalURL, Captured: c.FetchedAt,
+	if _, err := s.o.Cases.AddEvidence(ctx, Actor, store.Evidence{CaseID: n.CaseID, URL: fetchedURL(c, item.URL), FinalURL: c.FinalURL, Captured: c.FetchedAt,
 		HTTPStatus: c.Status, SHA256: c.SHA256, ContentType: c.SniffedType, Source: "scanner", Note: reason}); err != nil {
 		return err
 	}
@@ -499,4 +499,14 @@ func (s *Service) recordReappeared(ctx context.Context, n *store.Notice, item *s
 		s.o.Logger.Info("scanner: removed content is back", "notice", n.Ref, "case", cs.Ref, "reopened", ch.To != "")
 		return nil
 	}
+}
+
+// fetchedURL is the URL a capture requested (the reporter's own form: http stays http), for
+// evidence, which records what was fetched; the notice item's canonical URL when the capture
+// has none.
+func fetchedURL(c *fetch.Capture, itemURL string) string {
+	if c != nil && c.RequestedURL != "" {
+		return c.RequestedURL
+	}
+	return itemURL
 }

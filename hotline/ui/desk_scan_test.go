@@ -188,11 +188,11 @@ func TestDeskCaseScannerRecords(t *testing.T) {
 		{lang: "vi", raise: "nâng mức ưu tiên P2 → P1: trùng mã băm đã biết, khoảng cách 0 (ảnh gốc, danh sách mã băm known.pdq, dòng 2)",
 			pageEv:  "Trang được tải khi quét tự động: đã tính mã băm 1 ảnh, 1 kết quả trùng mã băm đã biết, gợi ý: văn bản và tên miền không có dấu hiệu",
 			imageEv: "Ảnh trùng mã băm đã biết, khoảng cách 0 (danh sách mã băm known.pdq, dòng 2)",
-			fail:    "Máy quét không bao giờ truy cập địa chỉ riêng hay cục bộ", classified: "<strong>Phân loại</strong>"},
+			fail:    "máy quét không bao giờ truy cập những địa chỉ như vậy", classified: "<strong>Phân loại</strong>"},
 		{lang: "en", raise: "raised the priority P2 → P1: known-hash match at distance 0 (original, hash list known.pdq, line 2)",
 			pageEv:  "Page fetched by the automatic scan: 1 image(s) hashed, 1 known-hash match(es), suggestion: nothing in the text or the host",
 			imageEv: "Image matching a known hash, distance 0 (hash list known.pdq, line 2)",
-			fail:    "The scanner never fetches private or local addresses", classified: "<strong>Classified</strong>"},
+			fail:    "the scanner never fetches such addresses", classified: "<strong>Classified</strong>"},
 	} {
 		w := e.do("GET", path+"?lang="+tc.lang, "lan", nil)
 		body := w.Body.String()

@@ -170,19 +170,27 @@ func ntcCheckOf(cat i18n.Catalog, k *store.NoticeItemCheck) *ntcCheck {
 
 // ntcAddChecks puts the scanner's last re-check of each item of n beside it (items holds
 // ntcItems(n.Items)): staff see the removal the scanner recorded, and a partner sees that its
-// removal was seen. An item never checked shows nothing.
-func (u *UI) ntcAddChecks(r *http.Request, n *store.Notice, items []ntcItem) error {
+// removal was seen. An item never checked shows nothing. back is when the scanner last found
+// content present again after the removal was recorded (zero when it did not): the notice
+// still says "actioned", and nobody should confirm the removal without looking again.
+func (u *UI) ntcAddChecks(r *http.Request, n *store.Notice, items []ntcItem) (back time.Time, err error) {
 	checks, err := u.svc.Store().NoticeItemChecks(r.Context(), n.ID)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	cat := ntcCat(r)
 	for i, it := range n.Items {
-		if k := checks[it.ID]; k != nil && i < len(items) {
-			items[i].Check = ntcCheckOf(cat, k)
+		k := checks[it.ID]
+		if k == nil || i >= len(items) {
+			continue
+		}
+		items[i].Check = ntcCheckOf(cat, k)
+		if present := !k.Gone && (k.Reason == "page_present" || k.Reason == "hash_present"); present && !n.Actioned.IsZero() &&
+			k.Checked.After(n.Actioned) && k.Checked.After(back) {
+			back = k.Checked
 		}
 	}
-	return nil
+	return back, nil
 }
 
 func ntcItems(items []store.NoticeItem) []ntcItem {
@@ -353,11 +361,13 @@ type ntcRecForm struct {
 
 // ntcShowPage is the staff notice page.
 type ntcShowPage struct {
-	N                                              *store.Notice
-	Items                                          []ntcItem
-	Created, Approved, Sent, Deadline, Ack         string
-	Actioned, Verified, Closed, LastReminder       string
-	TTR                                            string
+	N                                        *store.Notice
+	Items                                    []ntcItem
+	Created, Approved, Sent, Deadline, Ack   string
+	Actioned, Verified, Closed, LastReminder string
+	TTR                                      string
+	// Back: when the scanner found the content there again after the recorded removal.
+	Back                                           string
 	Overdue                                        bool
 	KeyID                                          string
 	History                                        []ntcHist
@@ -390,10 +400,12 @@ func (u *UI) noticeShowPage(w http.ResponseWriter, r *http.Request, id int64, st
 	if !n.Sent.IsZero() {
 		p.MinAt = n.Sent.In(ntcZone).Format(ntcFormTime)
 	}
-	if err := u.ntcAddChecks(r, n, p.Items); err != nil {
+	back, err := u.ntcAddChecks(r, n, p.Items)
+	if err != nil {
 		u.fail(w, r, err)
 		return
 	}
+	p.Back = ntcTime(back)
 	if v.TimeToRemoval > 0 {
 		p.TTR = ntcDuration(cat, v.TimeToRemoval)
 	}

@@ -193,7 +193,7 @@ func (u *UI) ptnNoticeRender(w http.ResponseWriter, r *http.Request, id int64, s
 	if d := n.TimeToRemoval(); d > 0 {
 		p.TTR = ntcDuration(ntcCat(r), d)
 	}
-	if err := u.ntcAddChecks(r, n, p.Items); err != nil {
+	if _, err := u.ntcAddChecks(r, n, p.Items); err != nil {
 		u.fail(w, r, err)
 		return
 	}

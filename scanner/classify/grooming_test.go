@@ -50,6 +50,10 @@ func TestGroomingMessages(t *testing.T) {
 		{"send me a few of your private photos, keep this between us", []string{"photo_request", "secrecy"}},
 		// Secrecy said three ways is still one cue.
 		{"Đừng nói với bố mẹ nhé, đây là bí mật của hai đứa mình, nhớ xóa tin nhắn đi", []string{"secrecy"}},
+		// Meeting, as the second trial wrote it.
+		{"hẹn gặp nhau ở quán net nhé", []string{"meet_request"}},
+		{"anh muốn gặp em ngoài đời, đừng nói với ai nhé", []string{"meet_request", "secrecy"}},
+		{"hen gap nhau o quan net nhe, em may tuoi", []string{"age_question", "meet_request"}},
 		// A later request counts when an earlier "gửi ảnh" was paperwork.
 		{"Con gửi ảnh thẻ cho cô rồi, còn em thì gửi anh mấy tấm ảnh nóng đi", []string{"photo_request"}},
 	} {
@@ -87,6 +91,8 @@ func TestGroomingOrdinaryTextsStayClean(t *testing.T) {
 		"em gui bai tap qua zalo cho co roi a",
 		"Chị ơi cho em hỏi shop còn áo size M không, em chuyển khoản qua Momo được không ạ",
 		"Please send your passport photo to the school office",
+		"Họp phụ huynh: hẹn gặp nhau ở trường lúc 8 giờ sáng thứ bảy",
+		"Chúng ta gặp nhau ngoài đời tại hội thảo khoa học năm nay",
 	} {
 		r := Classify(s)
 		if rules := groomingRules(r); len(rules) > 0 || r.Top != Clean {

@@ -1,0 +1,54 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kidshield/kidshield/hotline/lifecycle"
+	"github.com/kidshield/kidshield/store"
+)
+
+// Content found again after the removal was recorded puts a warning above the notice's
+// actions; a present check from before the removal does not.
+func TestNoticeContentBackWarning(t *testing.T) {
+	e := newNtcEnv(t)
+	ctx := context.Background()
+	urls := []string{"https://www.tube.example/v/back"}
+	id := e.draftNotice(e.actionableCase("CSE.CSAM", urls...), e.pA, urls...)
+	ntcWant(t, "approve", e.post("bob", fmt.Sprintf("/desk/notices/%d/approve", id), nil), 303)
+	ntcWant(t, "send", e.post("alice", fmt.Sprintf("/desk/notices/%d/send", id), nil), 303)
+	n, err := e.st.NoticeByID(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(at time.Time) {
+		t.Helper()
+		if err := e.st.RecordNoticeItemCheck(ctx, store.NoticeItemCheck{NoticeID: id, ItemID: n.Items[0].ID, Checked: at, Reason: "page_present", HTTPStatus: 200}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page := func() string {
+		w := e.get("alice", fmt.Sprintf("/desk/notices/%d?lang=en", id))
+		ntcWant(t, "notice page", w, 200)
+		return w.Body.String()
+	}
+	const warning = "found the content there again"
+	check(n.Sent.Add(time.Minute)) // present before any removal: the normal case
+	if strings.Contains(page(), warning) {
+		t.Fatal("warning shown before any removal was recorded")
+	}
+	actioned := n.Sent.Add(time.Hour)
+	if _, err := e.st.ChangeNotice(ctx, id, store.NoticeChange{To: lifecycle.NoticeActioned, ActionTaken: "removed", Actor: "scanner", Time: actioned}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(page(), warning) {
+		t.Fatal("warning shown for a check older than the removal")
+	}
+	check(actioned.Add(2 * time.Hour))
+	if b := page(); !strings.Contains(b, warning) {
+		t.Fatal("content back after the removal: no warning on the notice page")
+	}
+}
