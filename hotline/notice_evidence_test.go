@@ -34,4 +34,8 @@ func TestNoticeItemsTakeEvidenceByCanonicalURL(t *testing.T) {
 	if len(d.Items) != 1 || d.Items[0].Hashes != "sha256:"+sum {
 		t.Fatalf("items %+v: want one item with the page's hash only", d.Items)
 	}
+	// The partner gets a link that opens: http as reported, tracking parameters dropped.
+	if d.Items[0].URL != "http://host.example/p?id=7" {
+		t.Errorf("notice item URL %q, want http://host.example/p?id=7", d.Items[0].URL)
+	}
 }

@@ -206,10 +206,13 @@ func (s *Service) caseItems(ctx context.Context, caseID int64, keep []string) ([
 	}
 	var out []store.NoticeItem
 	for _, u := range urls {
-		if keep != nil && !slices.Contains(keep, u.Canonical) {
+		// The item names the page in its canonical form with the reporter's scheme
+		// (store.ReportURL.Fetchable): the canonical form alone says https also for a page
+		// served only over http, a link the partner could not open. keep may hold either form.
+		if keep != nil && !slices.Contains(keep, u.Canonical) && !slices.Contains(keep, u.Fetchable()) {
 			continue
 		}
-		it := store.NoticeItem{URL: u.Canonical, FirstSeen: first[u.Canonical]}
+		it := store.NoticeItem{URL: u.Fetchable(), FirstSeen: first[u.Canonical]}
 		var hashes []string
 		for _, e := range ev {
 			// Evidence records URLs as fetched; they match a link by its canonical form.

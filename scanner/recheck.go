@@ -382,7 +382,7 @@ func (s *Service) recheckURL(ctx context.Context, caseID int64, itemURL string) 
 		return "", err
 	}
 	for _, u := range us {
-		if u.Canonical == itemURL {
+		if u.Canonical == itemURL || u.Fetchable() == itemURL {
 			return u.Fetchable(), nil
 		}
 	}

@@ -19,13 +19,20 @@ type ReportURL struct {
 	Raw, Canonical, Host string
 }
 
-// Fetchable is the URL to open or fetch: as the reporter gave it when that is a plain http or
-// https URL (the canonical form may say https for a page served only over http, or drop a
-// parameter the page needs), else the canonical form.
+// Fetchable is the URL to open, fetch or name to a partner: the canonical form (tracking
+// parameters such as fbclid dropped: they can tie the hotline's visit to the reporter's own
+// click) with the reporter's scheme, since the canonical form says https also for a page
+// served only over http. Without a canonical form, the reporter's URL when it is a plain
+// http(s) URL.
 func (u ReportURL) Fetchable() string {
 	raw := strings.TrimSpace(u.Raw)
-	if p, err := url.Parse(raw); err == nil && (p.Scheme == "http" || p.Scheme == "https") && p.Host != "" {
+	p, err := url.Parse(raw)
+	plain := err == nil && (p.Scheme == "http" || p.Scheme == "https") && p.Host != ""
+	switch {
+	case u.Canonical == "" && plain:
 		return raw
+	case plain && strings.EqualFold(p.Scheme, "http") && strings.HasPrefix(u.Canonical, "https://"):
+		return "http://" + strings.TrimPrefix(u.Canonical, "https://")
 	}
 	return u.Canonical
 }
