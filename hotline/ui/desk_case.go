@@ -450,9 +450,12 @@ func (u *UI) deskShowCase(w http.ResponseWriter, r *http.Request, o deskCaseOpts
 				en.Note = ""
 			}
 		}
-		if e.Kind == "transition" {
-			// The scanner's reopening carries the reason of its entry beside it.
+		if e.Kind == "transition" || e.Kind == "notice" || e.Kind == "classify" {
+			// The scanner's reopening carries the reason of its entry beside it; a notice's
+			// draft and sending, and a classification, are stored in a fixed English form.
 			if text, ok := deskReappeared(cat, e.Detail); ok {
+				en.Detail = text
+			} else if text, ok := deskStoredDetail(cat, e.Detail); ok {
 				en.Detail = text
 			}
 		}
@@ -782,4 +785,32 @@ func scanPlatform(p string) string {
 // the code itself.
 func scanCategory(cat i18n.Catalog, c string) string {
 	return deskT(cat, "scan.cat."+c, deskT(cat, "category."+c, c))
+}
+
+// The fixed forms the store writes in case histories (store/notices.go, store/hotline.go).
+var (
+	deskNoticeDrafted = regexp.MustCompile(`^notice (\S+) drafted$`)
+	deskNoticeSent    = regexp.MustCompile(`^notice (\S+) sent to (.+)$`)
+	deskClassified    = regexp.MustCompile(`^([A-Z]+\.[A-Z_]+), severity (\d), P(\d)((?:, [a-z_]+)*)$`)
+)
+
+// deskStoredDetail words a history detail the store wrote in English; ok is false for any
+// other text, which is shown as it is.
+func deskStoredDetail(cat i18n.Catalog, d string) (string, bool) {
+	if m := deskNoticeDrafted.FindStringSubmatch(d); m != nil {
+		return fmt.Sprintf(cat.T("desk.detail.notice_drafted"), m[1]), true
+	}
+	if m := deskNoticeSent.FindStringSubmatch(d); m != nil {
+		return fmt.Sprintf(cat.T("desk.detail.notice_sent"), m[1], m[2]), true
+	}
+	if m := deskClassified.FindStringSubmatch(d); m != nil {
+		out := fmt.Sprintf(cat.T("desk.detail.classified"), deskT(cat, "harm."+m[1], m[1]), m[2], m[3])
+		for f := range strings.SplitSeq(strings.TrimPrefix(m[4], ", "), ", ") {
+			if f != "" {
+				out += ", " + deskT(cat, "flag."+f, f)
+			}
+		}
+		return out, true
+	}
+	return "", false
 }

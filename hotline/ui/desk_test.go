@@ -437,7 +437,7 @@ func TestDeskActionsInHistory(t *testing.T) {
 	page := e.do("GET", path, "lan", nil).Body.String()
 	hist := page[strings.Index(page, `id="desk-history"`):]
 	hist = hist[:strings.Index(hist, "</section>")]
-	for _, want := range []string{"Phân loại", "VIO.THREAT, severity 4, P1", "Phân công", "Cán bộ minh", "Đã gọi lại cho phụ huynh",
+	for _, want := range []string{"Phân loại", "Đe dọa, kích động bạo lực đối với trẻ em, mức độ nghiêm trọng 4, P1", "Phân công", "Cán bộ minh", "Đã gọi lại cho phụ huynh",
 		"Bằng chứng", "https://example.com/h", "trang còn hoạt động", "Cán bộ lan"} {
 		if !strings.Contains(hist, want) {
 			t.Errorf("history lacks %q:\n%s", want, hist)
