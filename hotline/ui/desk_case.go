@@ -244,7 +244,7 @@ func deskRaise(cat i18n.Catalog, detail string) (text string, ok bool) {
 	if m := deskHashReason.FindStringSubmatch(reason); m != nil {
 		reason = fmt.Sprintf(cat.T("scan.raise.hash"), m[1], deskTransform(cat, m[2]), deskHashSource(cat, m[3]))
 	} else if m := deskTextReason.FindStringSubmatch(reason); m != nil {
-		reason = fmt.Sprintf(cat.T("scan.raise.text"), scanCategory(cat, m[1]), m[2], m[3])
+		reason = fmt.Sprintf(cat.T("scan.raise.text"), scanCategory(cat, m[1]), deskDecimal(cat, m[2]), deskDecimal(cat, m[3]))
 	} else {
 		reason = deskNoPaths(reason)
 	}
@@ -321,7 +321,7 @@ func deskScans(cat i18n.Catalog, rs []store.ScanResult) []deskScan {
 		if top := r.Suggestion.Top; top != "" {
 			ds.TopKey, ds.Top = top, scanCategory(cat, top)
 			if sc, ok := r.Suggestion.Scores[top]; ok && top != "clean" {
-				ds.TopScore = strconv.FormatFloat(sc, 'f', 2, 64)
+				ds.TopScore = deskScore(cat, sc)
 			}
 		}
 		for _, re := range r.Suggestion.Reasons {
@@ -813,4 +813,15 @@ func deskStoredDetail(cat i18n.Catalog, d string) (string, bool) {
 		return out, true
 	}
 	return "", false
+}
+
+// deskScore writes a classifier score with two decimals in the page's language (0,68 in
+// Vietnamese, 0.68 in English).
+func deskScore(cat i18n.Catalog, v float64) string {
+	return deskDecimal(cat, strconv.FormatFloat(v, 'f', 2, 64))
+}
+
+// deskDecimal puts the language's decimal mark (desk.decimal) in a number written with a point.
+func deskDecimal(cat i18n.Catalog, num string) string {
+	return strings.Replace(num, ".", cat.T("desk.decimal"), 1)
 }

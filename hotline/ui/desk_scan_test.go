@@ -54,7 +54,7 @@ func TestDeskCaseScanResults(t *testing.T) {
 		t.Fatal(err)
 	}
 	for lang, want := range map[string][]string{
-		"vi": {"Kết quả quét tự động", "Đây chỉ là gợi ý", "Nội dung tình dục", "0.93", "Trùng mã băm đã biết, khoảng cách 7", "Đã nâng mức ưu tiên", "Không quét được",
+		"vi": {"Kết quả quét tự động", "Đây chỉ là gợi ý", "Nội dung tình dục", "0,93", "Trùng mã băm đã biết, khoảng cách 7", "Đã nâng mức ưu tiên", "Không quét được",
 			"Địa chỉ đã kết nối", "danh sách mạng lưới, mục 12", "Máy quét không tải được đường dẫn này.", ">xoay 90°<"},
 		"en": {"Automatic scan", "machine suggestions", "Sexual content", "Known-hash match, distance 7", "Priority raised", "Could not scan", "Connected address",
 			"network list, entry 12", "The scanner could not fetch this link.", ">rotated 90°<"},
@@ -186,11 +186,11 @@ func TestDeskCaseScannerRecords(t *testing.T) {
 		classified, englishRaise, notice string
 	}{
 		{lang: "vi", raise: "nâng mức ưu tiên P2 → P1: trùng mã băm đã biết, khoảng cách 0 (ảnh gốc, danh sách mã băm known.pdq, dòng 2)",
-			pageEv:  "Trang được tải khi quét tự động: đã tính mã băm 1 ảnh, 1 kết quả trùng mã băm đã biết, gợi ý: văn bản và tên miền không có dấu hiệu",
+			pageEv:  "Trang được tải khi quét tự động: số ảnh đã tính mã băm: 1, số kết quả trùng mã băm đã biết: 1, gợi ý: văn bản và tên miền không có dấu hiệu",
 			imageEv: "Ảnh trùng mã băm đã biết, khoảng cách 0 (danh sách mã băm known.pdq, dòng 2)",
 			fail:    "máy quét không bao giờ truy cập những địa chỉ như vậy", classified: "<strong>Phân loại</strong>"},
 		{lang: "en", raise: "raised the priority P2 → P1: known-hash match at distance 0 (original, hash list known.pdq, line 2)",
-			pageEv:  "Page fetched by the automatic scan: 1 image(s) hashed, 1 known-hash match(es), suggestion: nothing in the text or the host",
+			pageEv:  "Page fetched by the automatic scan: images hashed: 1, known-hash matches: 1, suggestion: nothing in the text or the host",
 			imageEv: "Image matching a known hash, distance 0 (hash list known.pdq, line 2)",
 			fail:    "the scanner never fetches such addresses", classified: "<strong>Classified</strong>"},
 	} {
@@ -287,7 +287,7 @@ func TestDeskRaiseReasons(t *testing.T) {
 			"nâng mức ưu tiên P3 → P1: trùng mã băm đã biết, khoảng cách 0 (ảnh gốc, danh sách mã băm hashes.txt, dòng 41)",
 			"raised the priority P3 → P1: known-hash match at distance 0 (original, hash list hashes.txt, line 41)"},
 		{scanner.RaiseDetail(2, 1, scanner.TextReason("sexual", 0.914, 0.65)),
-			"nâng mức ưu tiên P2 → P1: văn bản được gợi ý là “Nội dung tình dục” (điểm 0.91 ≥ ngưỡng 0.65)",
+			"nâng mức ưu tiên P2 → P1: văn bản được gợi ý là “Nội dung tình dục” (điểm 0,91 ≥ ngưỡng 0,65)",
 			"raised the priority P2 → P1: text suggests “Sexual content” (score 0.91 ≥ threshold 0.65)"},
 		// As the scanner wrote a raise before it said the priorities.
 		{"scanner: known-hash match at distance 3 (flipx, file:/srv/lists/known.pdq:5)",

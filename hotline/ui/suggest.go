@@ -140,7 +140,7 @@ func (u *UI) sugRender(w http.ResponseWriter, r *http.Request, status int, errs 
 		row := sugRow{SourceSuggestion: g, Created: deskLocal(g.Created), Matches: deskMatches(cat, g.Matches), Harm: sugHarm(g),
 			NeedReason: len(g.Matches) > 0}
 		if sc, ok := g.Suggestion.Scores[g.Suggestion.Top]; ok {
-			row.TopScore = fmt.Sprintf("%.2f", sc)
+			row.TopScore = deskScore(cat, sc)
 		}
 		for _, re := range g.Suggestion.Reasons {
 			row.Reasons = append(row.Reasons, sugReason{Category: scanCategory(cat, re.Category), Rule: scanRule(cat, re.Rule), Evidence: scanEvidence(cat, re.Evidence)})

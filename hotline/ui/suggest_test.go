@@ -39,7 +39,7 @@ func TestSuggestionsPage(t *testing.T) {
 		}
 	}
 	for lang, want := range map[string][]string{
-		"vi": {"Gợi ý từ nguồn theo dõi", "Trùng mã băm đã biết, khoảng cách 5", "Cờ bạc", "0.91", "cá-cược-xyz", "Mở vụ việc từ gợi ý này", "Bỏ qua"},
+		"vi": {"Gợi ý từ nguồn theo dõi", "Trùng mã băm đã biết, khoảng cách 5", "Cờ bạc", "0,91", "cá-cược-xyz", "Mở vụ việc từ gợi ý này", "Bỏ qua"},
 		"en": {"Suggestions from monitored sources", "Known-hash match, distance 5", "0.91", "cá-cược-xyz", "Open a case from this", "Dismiss"},
 	} {
 		w := e.do("GET", "/desk/suggestions?lang="+lang, "lan", nil)
