@@ -419,7 +419,7 @@ func (u *UI) deskShowCase(w http.ResponseWriter, r *http.Request, o deskCaseOpts
 		u.fail(w, r, err)
 		return
 	}
-	for _, e := range v.Events {
+	for i, e := range v.Events {
 		en := deskEntry{Time: deskLocal(e.Time), Actor: e.ActorName, Kind: deskT(cat, "desk.event."+e.Kind, e.Kind), Detail: e.Detail, Note: e.Note}
 		switch e.Kind {
 		case "transition":
@@ -444,8 +444,12 @@ func (u *UI) deskShowCase(w http.ResponseWriter, r *http.Request, o deskCaseOpts
 				en.Detail, en.Note = text, ""
 			} else if text, ok := deskReappeared(cat, e.Detail); ok {
 				// The note names the URL and the times: kept, folded away like the scanner's
-				// evidence notes.
+				// evidence notes. When the same change reopened the case, its transition just
+				// above already says why: the reason is not repeated.
 				en.Detail, en.Record, en.Note = text, e.Note, ""
+				if i > 0 && v.Events[i-1].Kind == "transition" && v.Events[i-1].Detail == e.Detail && v.Events[i-1].Time.Equal(e.Time) {
+					en.Detail = ""
+				}
 			} else if en.Note == en.Detail {
 				en.Note = ""
 			}
