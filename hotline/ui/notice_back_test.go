@@ -48,7 +48,14 @@ func TestNoticeContentBackWarning(t *testing.T) {
 		t.Fatal("warning shown for a check older than the removal")
 	}
 	check(actioned.Add(2 * time.Hour))
-	if b := page(); !strings.Contains(b, warning) {
+	b := page()
+	if !strings.Contains(b, warning) {
 		t.Fatal("content back after the removal: no warning on the notice page")
+	}
+	// The history names people and the scanner in words, never an audit label.
+	hist := b[strings.Index(b, `<ol class="ntc-history">`):]
+	hist = hist[:strings.Index(hist, "</ol>")]
+	if strings.Contains(hist, "user:") || !strings.Contains(hist, "automatic scan") {
+		t.Errorf("notice history shows audit labels or lacks the scanner:\n%s", hist)
 	}
 }

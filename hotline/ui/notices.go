@@ -423,10 +423,11 @@ func (u *UI) noticeShowPage(w http.ResponseWriter, r *http.Request, id int64, st
 	p.CanRecordAck = next(lifecycle.NoticeAcknowledged) && n.Acknowledged.IsZero()
 	p.CanRecordAction = next(lifecycle.NoticeActioned)
 	p.CanRecordDispute = next(lifecycle.NoticeDisputed)
+	names := map[string]string{}
 	for _, e := range v.History {
 		what := strings.TrimPrefix(e.Action, "notice.")
 		label := ntcT(cat, "notice.hist."+what, ntcT(cat, "notice_state."+what, e.Action))
-		p.History = append(p.History, ntcHist{Time: ntcTime(e.Time), Actor: e.Actor, What: label, Note: ntcHistNote(cat, e.Detail)})
+		p.History = append(p.History, ntcHist{Time: ntcTime(e.Time), Actor: u.actorName(r, cat, e.Actor, names), What: label, Note: ntcHistNote(cat, e.Detail)})
 	}
 	u.render(w, r, status, "notice_show", p)
 }
@@ -636,4 +637,32 @@ func (u *UI) noticeKey(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	web.JSON(w, http.StatusOK, k)
+}
+
+// actorName names who did a step, from its audit label: a person by the account's name
+// ("user:3:lan", "cli:user:3:lan"), the scanner and the system in words, anything else (a
+// partner, an API token) as it is. names caches the lookups of one page.
+func (u *UI) actorName(r *http.Request, cat i18n.Catalog, label string, names map[string]string) string {
+	if n, ok := names[label]; ok {
+		return n
+	}
+	n := label
+	rest, _ := strings.CutPrefix(label, "cli:")
+	switch {
+	case label == "scanner":
+		n = cat.T("desk.actor.scanner")
+	case label == "system" || label == "":
+		n = cat.T("desk.actor.system")
+	case strings.HasPrefix(rest, "user:"):
+		parts := strings.SplitN(rest, ":", 3)
+		if id, err := strconv.ParseInt(parts[1], 10, 64); err == nil {
+			if us, err := u.svc.Store().UserByID(r.Context(), id); err == nil && us.Name != "" {
+				n = us.Name
+			} else if len(parts) == 3 {
+				n = parts[2]
+			}
+		}
+	}
+	names[label] = n
+	return n
 }
