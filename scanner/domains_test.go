@@ -85,6 +85,10 @@ func TestFailedScanKeepsHostSuggestion(t *testing.T) {
 		got[r.URL] = r
 	}
 	listed, plain := got["http://www.listed.example:9/p"], got["http://plain.example:9/p"]
+	// The job itself keeps the failure's kind (what the case page says while a job retries).
+	if j, err := e.st.ScanJobByID(ctx, listed.JobID); err != nil || j.LastErrorKind != FailPort {
+		t.Errorf("job of the refused URL: %+v %v, want last error kind %q", j, err, FailPort)
+	}
 	if listed.ErrorKind != FailPort || listed.Suggestion.Top != classify.Sexual || len(listed.Suggestion.Reasons) == 0 || listed.Suggestion.Reasons[0].Rule != "list" {
 		t.Errorf("listed host: %+v, want a port failure suggesting sexual content from the list", listed)
 	}

@@ -76,3 +76,10 @@ func FailureKind(err error) string {
 	}
 	return FailOther
 }
+
+// kindedError hands FailureKind's word for an error to the store with it
+// (store.ScanFailureKinded), so that a job being retried can say why on the case page.
+type kindedError struct{ error }
+
+func (e kindedError) Unwrap() error           { return e.error }
+func (e kindedError) ScanFailureKind() string { return FailureKind(e.error) }

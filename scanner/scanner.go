@@ -346,7 +346,7 @@ func (s *Service) runOne(ctx context.Context, owner string) (int, error) {
 		}
 		return 1, nil
 	}
-	state, err := s.o.Store.FailScanJob(ctx, j.ID, owner, runErr, permanent, s.o.Backoff, now)
+	state, err := s.o.Store.FailScanJob(ctx, j.ID, owner, kindedError{runErr}, permanent, s.o.Backoff, now)
 	if err != nil {
 		return 1, err
 	}

@@ -54,8 +54,10 @@ type ScanJob struct {
 	LeaseOwner  string
 	LeaseUntil  time.Time
 	LastError   string
-	Created     time.Time
-	Updated     time.Time
+	// LastErrorKind is the kind of the last failure (store.ScanFailureKinded), "" when unknown.
+	LastErrorKind string
+	Created       time.Time
+	Updated       time.Time
 }
 
 // ScanLease asks for jobs to run.
@@ -145,14 +147,14 @@ func (s *Store) EnqueueScanJob(ctx context.Context, j NewScanJob, now time.Time)
 	return id, created, nil
 }
 
-const scanJobCols = `id, kind, payload, host, state, attempts, max_attempts, next_run_us, lease_owner, lease_until_us, last_error, created_us, updated_us`
+const scanJobCols = `id, kind, payload, host, state, attempts, max_attempts, next_run_us, lease_owner, lease_until_us, last_error, last_error_kind, created_us, updated_us`
 
 func scanScanJob(sc interface{ Scan(...any) error }) (*ScanJob, error) {
 	var j ScanJob
 	var payload string
 	var next, until, created, updated int64
 	if err := sc.Scan(&j.ID, &j.Kind, &payload, &j.Host, &j.State, &j.Attempts, &j.MaxAttempts, &next, &j.LeaseOwner, &until,
-		&j.LastError, &created, &updated); err != nil {
+		&j.LastError, &j.LastErrorKind, &created, &updated); err != nil {
 		return nil, err
 	}
 	j.Payload = []byte(payload)
@@ -329,13 +331,25 @@ func (s *Store) ReleaseScanJob(ctx context.Context, id int64, owner string, now 
 		lease_owner = '', lease_until_us = 0, next_run_us = $3, updated_us = $3`, now.UnixMicro())
 }
 
+// ScanFailureKinded is an error that names the kind of a scan's failure (the scanner wraps
+// its errors in one: scanner.FailureKind); FailScanJob keeps the kind beside the message.
+type ScanFailureKinded interface {
+	error
+	ScanFailureKind() string
+}
+
 // FailScanJob records a failed attempt of a leased job: back to the queue after the backoff
 // of its attempt count, or failed for good when its attempts are spent or permanent is set (a
 // URL the guard refuses will not be accepted on a retry). It returns the job's new state.
+// When cause is (or wraps) a ScanFailureKinded, its kind is kept as the job's last error kind.
 func (s *Store) FailScanJob(ctx context.Context, id int64, owner string, cause error, permanent bool, b ScanBackoff, now time.Time) (string, error) {
-	msg := "failed"
+	msg, kind := "failed", ""
 	if cause != nil {
 		msg = cause.Error()
+		var k ScanFailureKinded
+		if errors.As(cause, &k) {
+			kind = k.ScanFailureKind()
+		}
 	}
 	if len(msg) > 500 {
 		msg = msg[:500]
@@ -357,8 +371,8 @@ func (s *Store) FailScanJob(ctx context.Context, id int64, owner string, cause e
 		if permanent || attempts >= maxAttempts {
 			state, next = ScanFailed, now
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE scan_jobs SET state = $1, next_run_us = $2, last_error = $3, lease_owner = '', lease_until_us = 0,
-			updated_us = $4 WHERE id = $5`, state, next.UnixMicro(), msg, now.UnixMicro(), id)
+		_, err = tx.ExecContext(ctx, `UPDATE scan_jobs SET state = $1, next_run_us = $2, last_error = $3, last_error_kind = $4, lease_owner = '',
+			lease_until_us = 0, updated_us = $5 WHERE id = $6`, state, next.UnixMicro(), msg, cleanText(kind), now.UnixMicro(), id)
 		return err
 	})
 	if err != nil {

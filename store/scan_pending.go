@@ -18,6 +18,8 @@ type PendingScan struct {
 	NextRun     time.Time
 	Failed      bool // the last try failed (LastError holds why)
 	LastError   string
+	// LastErrorKind is the last failure's kind (scanner.FailureKind), "" when unknown.
+	LastErrorKind string
 }
 
 // PendingCaseScans returns the case's report_url jobs that are queued or running, oldest
@@ -26,7 +28,7 @@ type PendingScan struct {
 // {"case_id":N,"url":…}; the prefix narrows the pending jobs in SQL and the decoded payload
 // decides.
 func (s *Store) PendingCaseScans(ctx context.Context, caseID int64) ([]PendingScan, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, payload, state, attempts, max_attempts, next_run_us, last_error FROM scan_jobs
+	rows, err := s.r.QueryContext(ctx, `SELECT id, payload, state, attempts, max_attempts, next_run_us, last_error, last_error_kind FROM scan_jobs
 		WHERE kind = $1 AND state IN ($2, $3) AND payload LIKE $4 ORDER BY id`,
 		ScanJobReportURL, ScanQueued, ScanRunning, fmt.Sprintf(`{"case_id":%d,%%`, caseID))
 	if err != nil {
@@ -38,7 +40,7 @@ func (s *Store) PendingCaseScans(ctx context.Context, caseID int64) ([]PendingSc
 		var p PendingScan
 		var payload string
 		var next int64
-		if err := rows.Scan(&p.JobID, &payload, &p.State, &p.Attempts, &p.MaxAttempts, &next, &p.LastError); err != nil {
+		if err := rows.Scan(&p.JobID, &payload, &p.State, &p.Attempts, &p.MaxAttempts, &next, &p.LastError, &p.LastErrorKind); err != nil {
 			return nil, fmt.Errorf("store: pending scans of case %d: %w", caseID, err)
 		}
 		var j struct {

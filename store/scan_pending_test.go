@@ -34,7 +34,7 @@ func TestPendingCaseScans(t *testing.T) {
 		for _, j := range jobs {
 			switch j.ID {
 			case b:
-				if _, err := s.FailScanJob(ctx, j.ID, "w", errors.New("lookup h.example: no such host"), false, ScanBackoff{Base: time.Minute, Max: time.Hour}, now); err != nil {
+				if _, err := s.FailScanJob(ctx, j.ID, "w", kindedErr{errors.New("lookup h.example: no such host")}, false, ScanBackoff{Base: time.Minute, Max: time.Hour}, now); err != nil {
 					t.Fatal(err)
 				}
 			case done:
@@ -54,7 +54,7 @@ func TestPendingCaseScans(t *testing.T) {
 		if len(ps) != 2 || got[a].URL != "http://h.example/a" || got[a].State != ScanRunning || got[a].Failed {
 			t.Fatalf("pending %+v: want a (running) and b", ps)
 		}
-		if p := got[b]; p.URL != "http://h.example/b" || p.State != ScanQueued || !p.Failed || p.Attempts != 1 || p.MaxAttempts != 5 || !p.NextRun.After(now) {
+		if p := got[b]; p.URL != "http://h.example/b" || p.State != ScanQueued || !p.Failed || p.LastErrorKind != "dns" || p.Attempts != 1 || p.MaxAttempts != 5 || !p.NextRun.After(now) {
 			t.Errorf("b after a failure: %+v", p)
 		}
 		if ps, err := s.PendingCaseScans(ctx, 8); err != nil || len(ps) != 0 {
@@ -62,3 +62,8 @@ func TestPendingCaseScans(t *testing.T) {
 		}
 	})
 }
+
+// kindedErr names its failure's kind, as the scanner's errors do.
+type kindedErr struct{ error }
+
+func (kindedErr) ScanFailureKind() string { return "dns" }

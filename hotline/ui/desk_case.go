@@ -134,6 +134,7 @@ type deskScan struct {
 type deskPending struct {
 	store.PendingScan
 	Next time.Time
+	Why  string // the last failure in a few words ("" before any)
 }
 
 // deskMatch is a known-hash match with its source and its rotation or flip worded for an
@@ -496,7 +497,11 @@ func (u *UI) deskShowCase(w http.ResponseWriter, r *http.Request, o deskCaseOpts
 		return
 	}
 	for _, p := range pending {
-		d.Pending = append(d.Pending, deskPending{PendingScan: p, Next: deskLocal(p.NextRun)})
+		dp := deskPending{PendingScan: p, Next: deskLocal(p.NextRun)}
+		if p.Failed {
+			dp.Why = deskT(cat, "scan.why."+p.LastErrorKind, cat.T("scan.why.other"))
+		}
+		d.Pending = append(d.Pending, dp)
 	}
 	if d.AnyMedia {
 		// Welfare: how many screenshots this analyst opened today, shown beside the reveal

@@ -40,15 +40,24 @@ func TestDeskCasePendingScans(t *testing.T) {
 	if b := page("en"); !strings.Contains(b, "Being scanned now") {
 		t.Errorf("running: the page does not say so")
 	}
-	if _, err := e.st.FailScanJob(ctx, jobs[0].ID, "w", errors.New("lookup example.vn: no such host"), false, store.ScanBackoff{Base: 30 * time.Minute, Max: time.Hour}, now); err != nil {
+	// As the scanner fails a job: its error names its kind (scanner.FailureKind).
+	cause := kinded{errors.New("lookup example.vn: no such host"), "dns"}
+	if _, err := e.st.FailScanJob(ctx, jobs[0].ID, "w", cause, false, store.ScanBackoff{Base: 30 * time.Minute, Max: time.Hour}, now); err != nil {
 		t.Fatal(err)
 	}
 	for lang, want := range map[string]string{
-		"vi": "Lần thử 1/5 chưa truy cập được; máy quét sẽ thử lại lúc 09:30",
-		"en": "Not reached on try 1 of 5; the scanner tries again at 09:30",
+		"vi": "Lần thử 1/5 chưa truy cập được (tên miền không tồn tại); máy quét sẽ thử lại lúc 09:30",
+		"en": "Not reached on try 1 of 5 (the name does not exist); the scanner tries again at 09:30",
 	} {
 		if b := page(lang); !strings.Contains(b, want) {
 			t.Errorf("%s: after a failed try the page lacks %q", lang, want)
 		}
 	}
 }
+
+type kinded struct {
+	error
+	kind string
+}
+
+func (k kinded) ScanFailureKind() string { return k.kind }

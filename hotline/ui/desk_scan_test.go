@@ -237,15 +237,17 @@ func TestDeskCaseScanFailureKinds(t *testing.T) {
 		cat := i18n.Get(lang)
 		seen := map[string]string{}
 		for _, k := range scanner.FailureKinds {
-			key := "scan.fail." + k
-			v := cat.T(key)
-			if v == key || v == "" {
-				t.Errorf("%s: no %s", lang, key)
+			// The sentence of a failed scan, and the few words of a retrying one.
+			for _, key := range []string{"scan.fail." + k, "scan.why." + k} {
+				v := cat.T(key)
+				if v == key || v == "" {
+					t.Errorf("%s: no %s", lang, key)
+				}
+				if other, dup := seen[v]; dup {
+					t.Errorf("%s: %s and %s say the same", lang, key, other)
+				}
+				seen[v] = key
 			}
-			if other, dup := seen[v]; dup {
-				t.Errorf("%s: %s and %s say the same", lang, key, other)
-			}
-			seen[v] = key
 		}
 	}
 	e := newDeskEnv(t)
