@@ -52,6 +52,12 @@ func TestNoticeContentBackWarning(t *testing.T) {
 	if !strings.Contains(b, warning) {
 		t.Fatal("content back after the removal: no warning on the notice page")
 	}
+	// The partner is told too, instead of "no further response needed".
+	pw := e.get("tube", fmt.Sprintf("/partner/notices/%d?lang=en", id))
+	ntcWant(t, "partner view", pw, 200)
+	if pb := pw.Body.String(); !strings.Contains(pb, "The content was found there again") || strings.Contains(pb, "needs no further response") {
+		t.Error("partner view: content back not said")
+	}
 	// The history names people and the scanner in words, never an audit label.
 	hist := b[strings.Index(b, `<ol class="ntc-history">`):]
 	hist = hist[:strings.Index(hist, "</ol>")]

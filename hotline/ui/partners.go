@@ -178,6 +178,8 @@ type ptnNoticePage struct {
 	Flash                          []string
 	FormAction, FormAt, FormReason string
 	Issuer                         string // the hotline's name (config hotline.issuer_name)
+	// Back: when the hotline's re-check found the content there again after the removal.
+	Back string
 }
 
 func (u *UI) ptnNoticeRender(w http.ResponseWriter, r *http.Request, id int64, status int, flash []string, keep ptnNoticePage) {
@@ -193,10 +195,12 @@ func (u *UI) ptnNoticeRender(w http.ResponseWriter, r *http.Request, id int64, s
 	if d := n.TimeToRemoval(); d > 0 {
 		p.TTR = ntcDuration(ntcCat(r), d)
 	}
-	if _, err := u.ntcAddChecks(r, n, p.Items); err != nil {
+	back, err := u.ntcAddChecks(r, n, p.Items)
+	if err != nil {
 		u.fail(w, r, err)
 		return
 	}
+	p.Back = ntcTime(back)
 	next := lifecycle.Notice.Next(n.State)
 	p.CanAck = slices.Contains(next, lifecycle.NoticeAcknowledged) && n.Acknowledged.IsZero()
 	p.CanRemove = slices.Contains(next, lifecycle.NoticeActioned)
