@@ -162,7 +162,7 @@ scanner:
 	if st != http.StatusOK {
 		t.Fatalf("notice page: %d %.300s", st, b)
 	}
-	for _, want := range []string{"Đã gỡ bỏ", "Máy quét kiểm tra lại: nội dung đã bị gỡ", "scanner"} {
+	for _, want := range []string{"Đã gỡ bỏ", "Máy quét kiểm tra lại: nội dung đã bị gỡ", "máy quét tự động"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("notice page lacks %q", want)
 		}
