@@ -73,7 +73,13 @@ func classifyCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if fs.NArg() != 0 || *maxLine <= 0 {
+	if fs.NArg() != 0 {
+		// The texts are read from standard input (a file of samples, one per line), never
+		// from arguments: say so rather than only print the usage.
+		fmt.Fprintln(stderr, "kidshield classify: texts are read from standard input, one per line, not from arguments; e.g.: echo 'em mấy tuổi?' | kidshield classify")
+		return 2
+	}
+	if *maxLine <= 0 {
 		fs.Usage()
 		return 2
 	}

@@ -4,7 +4,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -92,7 +94,7 @@ type deskCaseData struct {
 	Target    string // the configured SLA of the case's priority
 	Received  time.Time
 	Reports   []deskReport
-	URLs      []store.ReportURL
+	URLs      []deskURL
 	History   []deskEntry
 	Evidence  []deskEvidence
 	AnyMedia  bool
@@ -371,7 +373,7 @@ func (u *UI) deskShowCase(w http.ResponseWriter, r *http.Request, o deskCaseOpts
 	cat := deskCat(r)
 	now := u.svc.Now()
 	c := v.Case
-	d := deskCaseData{Case: c, Stage: v.Stage, Next: v.Next, URLs: v.URLs, Received: deskLocal(c.Received),
+	d := deskCaseData{Case: c, Stage: v.Stage, Next: v.Next, URLs: deskURLs(v.URLs), Received: deskLocal(c.Received),
 		SLA:   deskSLAOf(cat, c.SLADue, now, c.Assessed, lifecycle.CaseOpen(c.State) && c.State != lifecycle.CaseResolved),
 		Flash: o.flash, Errors: o.errors, Drafts: o.drafts, Me: p.UserID, Harms: taxonomy.Harms, Flags: taxonomy.Flags,
 		FlagSet: map[string]bool{}, AgeBands: taxonomy.AgeBands, Severity: []int{0, 1, 2, 3, 4, 5}, Prios: []int{0, 1, 2, 3, 4}}
@@ -833,4 +835,41 @@ func deskScore(cat i18n.Catalog, v float64) string {
 // deskDecimal puts the language's decimal mark (desk.decimal) in a number written with a point.
 func deskDecimal(cat i18n.Catalog, num string) string {
 	return strings.Replace(num, ".", cat.T("desk.decimal"), 1)
+}
+
+// deskURL is a reported link with whether the page offers to open it.
+type deskURL struct {
+	store.ReportURL
+	// Openable is false for a link to an address that is not on the public internet
+	// (loopback, private, link-local…: "localhost", 10.0.0.1): opened from the office, it
+	// reaches the hotline's own network, not the content. The scanner refuses them too.
+	Openable bool
+}
+
+func deskURLs(us []store.ReportURL) []deskURL {
+	out := make([]deskURL, len(us))
+	for i, u := range us {
+		out[i] = deskURL{ReportURL: u, Openable: deskPublicHost(u.Host)}
+	}
+	return out
+}
+
+// deskPublicHost says whether host can be a page on the public internet: a name (what it
+// resolves to is the scanner's guard's business) other than localhost, or a global unicast
+// address outside the private ranges.
+func deskPublicHost(host string) bool {
+	h := strings.TrimSpace(host)
+	if hh, _, err := net.SplitHostPort(h); err == nil {
+		h = hh
+	}
+	h = strings.TrimSuffix(strings.ToLower(strings.Trim(h, "[]")), ".")
+	if h == "" || h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return false
+	}
+	a, err := netip.ParseAddr(h)
+	if err != nil {
+		return true
+	}
+	a = a.Unmap()
+	return a.IsGlobalUnicast() && !a.IsPrivate()
 }

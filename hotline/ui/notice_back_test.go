@@ -52,6 +52,18 @@ func TestNoticeContentBackWarning(t *testing.T) {
 	if !strings.Contains(b, warning) {
 		t.Fatal("content back after the removal: no warning on the notice page")
 	}
+	// The scanner marks the notice reappeared (as scanner.recordReappeared does): the list and
+	// the page's status line flag it.
+	if err := e.st.MarkNoticeReappeared(ctx, id, actioned.Add(2*time.Hour), "scanner", map[string]any{"item": n.Items[0].ID}); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/desk/notices?lang=en", fmt.Sprintf("/desk/notices/%d?lang=en", id)} {
+		w := e.get("alice", path)
+		ntcWant(t, path, w, 200)
+		if !strings.Contains(w.Body.String(), `<span class="ntc-overdue">content back</span>`) {
+			t.Errorf("%s: the notice is not flagged as content back", path)
+		}
+	}
 	// The partner is told too, instead of "no further response needed".
 	pw := e.get("tube", fmt.Sprintf("/partner/notices/%d?lang=en", id))
 	ntcWant(t, "partner view", pw, 200)

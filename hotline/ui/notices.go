@@ -214,6 +214,9 @@ type ntcRow struct {
 	Created, Sent, Deadline, Actioned, Action string
 	TTR                                       string
 	Overdue                                   bool
+	// Back: the scanner found the content again after the removal was recorded (the state
+	// still says actioned; a supervisor working from the list must see it).
+	Back bool
 }
 
 func ntcRows(cat i18n.Catalog, list []*store.Notice, now time.Time) []ntcRow {
@@ -221,7 +224,7 @@ func ntcRows(cat i18n.Catalog, list []*store.Notice, now time.Time) []ntcRow {
 	for _, n := range list {
 		row := ntcRow{ID: n.ID, Ref: n.Ref, CaseRef: n.CaseRef, Partner: n.PartnerName, State: n.State, Kind: n.Kind,
 			Created: ntcTime(n.Created), Sent: ntcTime(n.Sent), Deadline: ntcTime(n.Deadline), Actioned: ntcTime(n.Actioned),
-			Action: n.ActionTaken, Overdue: n.Overdue(now)}
+			Action: n.ActionTaken, Overdue: n.Overdue(now), Back: ntcBack(n)}
 		if d := n.TimeToRemoval(); d > 0 {
 			row.TTR = ntcDuration(cat, d)
 		}
@@ -665,4 +668,10 @@ func (u *UI) actorName(r *http.Request, cat i18n.Catalog, label string, names ma
 	}
 	names[label] = n
 	return n
+}
+
+// ntcBack says whether the scanner found the content of an actioned notice again after its
+// removal was recorded (store.MarkNoticeReappeared).
+func ntcBack(n *store.Notice) bool {
+	return !n.Reappeared.IsZero() && !n.Actioned.IsZero() && n.Reappeared.After(n.Actioned)
 }
