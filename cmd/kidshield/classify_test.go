@@ -115,3 +115,11 @@ func TestClassifyCmdNUL(t *testing.T) {
 		t.Fatalf("exit %d, %+v", code, lines)
 	}
 }
+
+// A text given as an argument is refused with where texts go, not only the usage.
+func TestClassifyCmdArgument(t *testing.T) {
+	lines, stderr, code := runClassify(t, []string{"em mấy tuổi?"}, "")
+	if code != 2 || len(lines) != 0 || !strings.Contains(stderr, "standard input") {
+		t.Errorf("argument: code %d, %d lines, stderr %q", code, len(lines), stderr)
+	}
+}
