@@ -73,7 +73,7 @@ func (s *Service) partnerFromInput(in PartnerInput) (store.Partner, error) {
 	for d := range strings.FieldsFuncSeq(in.Domains, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' }) {
 		n, err := store.NormalizeListValue(store.ListDomain, d)
 		if err != nil {
-			verr = append(verr, FieldError{Field: "domains", Key: "partner.err.domain", Msg: err.Error()})
+			verr = append(verr, FieldError{Field: "domains", Key: "partner.err.domain", Msg: err.Error(), Value: d})
 			continue
 		}
 		p.Domains = append(p.Domains, n)

@@ -68,6 +68,9 @@ type FieldError struct {
 	Field string `json:"field"`
 	Key   string `json:"-"`
 	Msg   string `json:"message"`
+	// Value is the offending value when the page's sentence names it (a translation with %s),
+	// for fields where the value is not personal data (a partner's domain).
+	Value string `json:"-"`
 }
 
 // ValidationError lists every problem of a submission at once, so a child fixes them in one go.

@@ -131,7 +131,11 @@ func ntcProblem(cat i18n.Catalog, err error) (status int, msg []string, ok bool)
 		return http.StatusServiceUnavailable, []string{cat.T("notice.err.no_key")}, true
 	case errors.As(err, &verr):
 		for _, e := range verr {
-			msg = append(msg, ntcT(cat, e.Key, e.Msg))
+			m := ntcT(cat, e.Key, e.Msg)
+			if e.Value != "" && strings.Count(m, "%s") == 1 {
+				m = fmt.Sprintf(m, e.Value)
+			}
+			msg = append(msg, m)
 		}
 		return http.StatusUnprocessableEntity, msg, true
 	}

@@ -352,6 +352,12 @@ func TestPartnerAdminPages(t *testing.T) {
 	ntcWant(t, "duplicate name", w, http.StatusConflict)
 	w = e.post("admin", "/admin/partners", url.Values{"name": {"X"}, "kind": {"bank"}, "language": {"en"}, "domains": {"a..b"}})
 	ntcWant(t, "bad input", w, http.StatusUnprocessableEntity)
+	// The refused domain is named, in the admin's language.
+	w = e.post("admin", "/admin/partners?lang=vi", url.Values{"name": {"Y"}, "kind": {"platform"}, "language": {"vi"}, "domains": {"good.example, -bad-.example"}})
+	ntcWant(t, "bad domain", w, http.StatusUnprocessableEntity)
+	if b := w.Body.String(); !strings.Contains(b, "Tên miền không hợp lệ: -bad-.example") || strings.Contains(b, "good.example</li>") {
+		t.Errorf("bad domain: the page does not name it")
+	}
 	ps, _ := e.st.Partners(context.Background(), false)
 	var a05 *store.Partner
 	for _, p := range ps {
