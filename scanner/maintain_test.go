@@ -7,11 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kidshield/kidshield/config"
 	"github.com/kidshield/kidshield/hotline"
 	"github.com/kidshield/kidshield/hotline/canon"
 	"github.com/kidshield/kidshield/scanner/pdq"
-	"github.com/kidshield/kidshield/seal"
 	"github.com/kidshield/kidshield/store"
 )
 
@@ -20,30 +18,7 @@ import (
 // when the process dies between the two.
 func (e *env) lostReport(t *testing.T, path string) *store.Case {
 	t.Helper()
-	spec, err := seal.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := seal.ParseKeys([]string{spec})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	hl := hotline.New(hotline.Options{Store: e.st, Sealer: keys, ClientKey: []byte("0123456789abcdef0123456789abcdef"),
-		Config: func() *config.Hotline { return &cfg.Hotline }})
-	rc, err := hl.Submit(t.Context(), hotline.Submission{Channel: "web", Language: "vi", Harm: "VIO.BULLY", URLs: []string{e.site.URL + path},
-		Description: "xem trang này"}, hotline.Actor{Label: "anonymous"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := e.st.ReportByRef(t.Context(), rc.Ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := e.st.CaseByID(t.Context(), r.CaseID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := submitReport(t, testHotline(t, e.st, nil), e.st, e.site.URL+path)
 	if n := e.queued(t); n != 0 {
 		t.Fatalf("%d jobs queued by a hotline without the hook", n)
 	}

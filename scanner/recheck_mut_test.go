@@ -11,20 +11,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/kidshield/kidshield/config"
 	"github.com/kidshield/kidshield/hotline"
 	"github.com/kidshield/kidshield/hotline/lifecycle"
 	"github.com/kidshield/kidshield/scanner/fetch"
 	"github.com/kidshield/kidshield/scanner/pdq"
-	"github.com/kidshield/kidshield/seal"
 	"github.com/kidshield/kidshield/store"
 )
 
@@ -113,23 +109,9 @@ type mutEnv struct {
 func newMutEnv(t *testing.T, fopts fetch.Options, known ...pdq.Hash) *mutEnv {
 	t.Helper()
 	ctx := t.Context()
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "k.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	spec, err := seal.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := seal.ParseKeys([]string{spec})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
+	st := testStore(t)
 	e := &mutEnv{st: st, clock: &mutClock{t: time.Now()}}
-	e.hl = hotline.New(hotline.Options{Store: st, Sealer: keys, ClientKey: []byte("0123456789abcdef0123456789abcdef"),
-		Config: func() *config.Hotline { return &cfg.Hotline }, OnReport: func(ctx context.Context, r hotline.ReportEvent) { e.sc.OnReport(ctx, r) }})
+	e.hl = testHotline(t, st, func(ctx context.Context, r hotline.ReportEvent) { e.sc.OnReport(ctx, r) })
 	e.site = &mutSite{pages: map[string]mutPage{}, images: map[string][]byte{}, imgCode: map[string]int{}, redirect: map[string]string{}, hits: map[string]int{}}
 	e.site.srv = httptest.NewServer(e.site)
 	t.Cleanup(e.site.srv.Close)
@@ -144,15 +126,7 @@ func newMutEnv(t *testing.T, fopts fetch.Options, known ...pdq.Hash) *mutEnv {
 	t.Cleanup(client.Close)
 	var k *Known
 	if len(known) > 0 {
-		var lines strings.Builder
-		for _, h := range known {
-			fmt.Fprintf(&lines, "pdq %s\n", h)
-		}
-		list := filepath.Join(t.TempDir(), "known.pdq")
-		if err := os.WriteFile(list, []byte(lines.String()), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		k, err = LoadKnown(ctx, KnownSources{Files: []string{list}, List: st.ActiveListEntries})
+		k, err = LoadKnown(ctx, KnownSources{Files: []string{knownFile(t, known...)}, List: st.ActiveListEntries})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -176,34 +150,12 @@ func (e *mutEnv) hits(path string) int {
 
 func (e *mutEnv) report(t *testing.T, path string) *store.Case {
 	t.Helper()
-	rc, err := e.hl.Submit(t.Context(), hotline.Submission{Channel: "web", Language: "vi", Harm: "VIO.BULLY", URLs: []string{e.url(path)},
-		Description: "xem trang này"}, hotline.Actor{Label: "anonymous"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := e.st.ReportByRef(t.Context(), rc.Ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := e.st.CaseByID(t.Context(), r.CaseID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return submitReport(t, e.hl, e.st, e.url(path))
 }
 
 func (e *mutEnv) drain(t *testing.T) {
 	t.Helper()
-	for range 20 {
-		n, err := e.sc.RunOnce(t.Context(), "test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 {
-			return
-		}
-	}
-	t.Fatal("the queue did not drain")
+	drainQueue(t, e.sc, 20)
 }
 
 func (e *mutEnv) caseTo(t *testing.T, id int64, states ...string) {

@@ -73,23 +73,9 @@ type env struct {
 func newEnv(t *testing.T, pages map[string]string, images map[string][]byte, known ...pdq.Hash) *env {
 	t.Helper()
 	ctx := t.Context()
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "k.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	spec, err := seal.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := seal.ParseKeys([]string{spec})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
+	st := testStore(t)
 	e := &env{st: st}
-	e.hl = hotline.New(hotline.Options{Store: st, Sealer: keys, ClientKey: []byte("0123456789abcdef0123456789abcdef"),
-		Config: func() *config.Hotline { return &cfg.Hotline }, OnReport: func(ctx context.Context, r hotline.ReportEvent) { e.sc.OnReport(ctx, r) }})
+	e.hl = testHotline(t, st, func(ctx context.Context, r hotline.ReportEvent) { e.sc.OnReport(ctx, r) })
 	e.site = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if b, ok := images[r.URL.Path]; ok {
 			w.Header().Set("Content-Type", "image/png")
@@ -111,15 +97,7 @@ func newEnv(t *testing.T, pages map[string]string, images map[string][]byte, kno
 		t.Fatal(err)
 	}
 	t.Cleanup(client.Close)
-	var lines strings.Builder
-	lines.WriteString("# known hashes for the test\n")
-	for _, h := range known {
-		fmt.Fprintf(&lines, "pdq %s\n", h)
-	}
-	e.list = filepath.Join(t.TempDir(), "known.pdq")
-	if err := os.WriteFile(e.list, []byte(lines.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	e.list = knownFile(t, known...)
 	k, err := LoadKnown(ctx, KnownSources{Files: []string{e.list}, List: st.ActiveListEntries})
 	if err != nil {
 		t.Fatal(err)
@@ -136,26 +114,81 @@ func newEnv(t *testing.T, pages map[string]string, images map[string][]byte, kno
 
 func (e *env) report(t *testing.T, path string) *store.Case {
 	t.Helper()
-	rc, err := e.hl.Submit(t.Context(), hotline.Submission{Channel: "web", Language: "vi", Harm: "VIO.BULLY", URLs: []string{e.site.URL + path},
+	return submitReport(t, e.hl, e.st, e.site.URL+path)
+}
+
+func (e *env) drain(t *testing.T) {
+	t.Helper()
+	drainQueue(t, e.sc, 10)
+}
+
+// testStore is a fresh SQLite store, closed at the end of the test.
+func testStore(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "k.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// testHotline is a hotline on st with a fresh data key; onReport (nil: none) is its hook for
+// new reports, as the scanner's OnReport is in serve.
+func testHotline(t *testing.T, st *store.Store, onReport func(context.Context, hotline.ReportEvent)) *hotline.Service {
+	t.Helper()
+	spec, err := seal.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := seal.ParseKeys([]string{spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	return hotline.New(hotline.Options{Store: st, Sealer: keys, ClientKey: []byte("0123456789abcdef0123456789abcdef"),
+		Config: func() *config.Hotline { return &cfg.Hotline }, OnReport: onReport})
+}
+
+// knownFile writes a hash list of known in the format scanner.hash_lists reads.
+func knownFile(t *testing.T, known ...pdq.Hash) string {
+	t.Helper()
+	var lines strings.Builder
+	lines.WriteString("# known hashes for the test\n")
+	for _, h := range known {
+		fmt.Fprintf(&lines, "pdq %s\n", h)
+	}
+	p := filepath.Join(t.TempDir(), "known.pdq")
+	if err := os.WriteFile(p, []byte(lines.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// submitReport files a public bullying report of rawURL through hl and returns its case.
+func submitReport(t *testing.T, hl *hotline.Service, st *store.Store, rawURL string) *store.Case {
+	t.Helper()
+	rc, err := hl.Submit(t.Context(), hotline.Submission{Channel: "web", Language: "vi", Harm: "VIO.BULLY", URLs: []string{rawURL},
 		Description: "xem trang này"}, hotline.Actor{Label: "anonymous"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := e.st.ReportByRef(t.Context(), rc.Ref)
+	r, err := st.ReportByRef(t.Context(), rc.Ref)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := e.st.CaseByID(t.Context(), r.CaseID)
+	c, err := st.CaseByID(t.Context(), r.CaseID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
 
-func (e *env) drain(t *testing.T) {
+// drainQueue runs sc's jobs until none is left, at most rounds times.
+func drainQueue(t *testing.T, sc *Service, rounds int) {
 	t.Helper()
-	for range 10 {
-		n, err := e.sc.RunOnce(t.Context(), "test")
+	for range rounds {
+		n, err := sc.RunOnce(t.Context(), "test")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,9 @@
 package store
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // The URL to open or fetch is the canonical one (tracking parameters dropped) with the
 // reporter's scheme: an http-only page stays http.
@@ -19,4 +22,22 @@ func TestReportURLFetchable(t *testing.T) {
 			t.Errorf("Fetchable(%q, %q) = %q, want %q", c.raw, c.canonical, got, c.want)
 		}
 	}
+}
+
+// Fetchable faces what reporters typed: it never panics and returns one of the forms it may
+// (the canonical one, its http spelling, or a plain http(s) raw URL when there is none).
+func FuzzReportURLFetchable(f *testing.F) {
+	for _, s := range [][2]string{{"http://Example.vn/a?fbclid=1", "https://example.vn/a"}, {"javascript:x", ""}, {"http://h/x", ""}, {"HTTP://[::1]:80/", "https://[::1]/"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, raw, canonical string) {
+		got := ReportURL{Raw: raw, Canonical: canonical}.Fetchable()
+		switch {
+		case got == canonical:
+		case strings.HasPrefix(canonical, "https://") && got == "http://"+strings.TrimPrefix(canonical, "https://"):
+		case canonical == "" && got == strings.TrimSpace(raw) && (strings.HasPrefix(strings.ToLower(got), "http://") || strings.HasPrefix(strings.ToLower(got), "https://")):
+		default:
+			t.Fatalf("Fetchable(%q, %q) = %q", raw, canonical, got)
+		}
+	})
 }

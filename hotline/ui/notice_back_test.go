@@ -17,9 +17,17 @@ func TestNoticeContentBackWarning(t *testing.T) {
 	e := newNtcEnv(t)
 	ctx := context.Background()
 	urls := []string{"https://www.tube.example/v/back"}
-	id := e.draftNotice(e.actionableCase("CSE.CSAM", urls...), e.pA, urls...)
+	cid := e.actionableCase("CSE.CSAM", urls...)
+	id := e.draftNotice(cid, e.pA, urls...)
 	ntcWant(t, "approve", e.post("bob", fmt.Sprintf("/desk/notices/%d/approve", id), nil), 303)
 	ntcWant(t, "send", e.post("alice", fmt.Sprintf("/desk/notices/%d/send", id), nil), 303)
+	// The case history's entries for the notice, as the store writes them, read in Vietnamese
+	// (deskStoredDetail): a change of the store's wording fails here.
+	cw := e.get("alice", fmt.Sprintf("/desk/cases/%d?lang=vi", cid))
+	ntcWant(t, "case page", cw, 200)
+	if cb := cw.Body.String(); !strings.Contains(cb, "đã soạn yêu cầu ") || !strings.Contains(cb, "đã gửi yêu cầu ") || strings.Contains(cb, " drafted") {
+		t.Error("case history: the notice's draft and sending are not worded in Vietnamese")
+	}
 	n, err := e.st.NoticeByID(ctx, id)
 	if err != nil {
 		t.Fatal(err)
